@@ -1,0 +1,206 @@
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { envSchema, type EnvVar, type ParsedEnv } from './schema.js';
+
+/** Kafka connection settings, passed through to the client. */
+export interface KafkaConnectionConfig {
+  brokers: string[];
+  clientId: string;
+  ssl: boolean;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+}
+
+/**
+ * The complete, validated configuration. Built once by {@link loadConfig} and passed to every
+ * factory, so no module reads `process.env` itself.
+ */
+export interface DualstreamConfig {
+  kafka: KafkaConnectionConfig & {
+    /** Default topic for events. @defaultValue `events` */
+    topic: string;
+    /** Linger window for coalescing produce requests. @defaultValue 5 ms */
+    lingerMs: number;
+    /** Records per produce request at most. @defaultValue 1000 */
+    batchMaxCount: number;
+    /** Bytes per produce request at most. @defaultValue 1 MiB */
+    batchMaxBytes: number;
+    /** Bytes accepted but not yet acknowledged at most. @defaultValue 64 MiB */
+    maxInflightBytes: number;
+    /** Consecutive failed produce requests before the worker cools down. @defaultValue 3 */
+    failureThreshold: number;
+    /** Cool-down when Kafka looks down. @defaultValue 5000 ms */
+    cooldownMs: number;
+  };
+  redis: {
+    /** Redis holding the BullMQ queues. @defaultValue `redis://127.0.0.1:6379` */
+    url: string;
+    /** Redis receiving Pub/Sub notifications. @defaultValue same as `url` */
+    pubsubUrl: string;
+    /** BullMQ key prefix. @defaultValue `bull` */
+    prefix: string;
+  };
+  queue: {
+    /** @defaultValue `dualstream-publish` */
+    name: string;
+    /** @defaultValue 256 */
+    concurrency: number;
+    /** @defaultValue 12 */
+    attempts: number;
+    /** Base delay of the exponential backoff. @defaultValue 1000 ms */
+    backoffDelayMs: number;
+    /** Completed jobs are kept this long, which is also the jobId de-duplication window. @defaultValue 86400 s */
+    keepCompletedSeconds: number;
+    /** @defaultValue 1 000 000 */
+    keepCompletedCount: number;
+    /** @defaultValue 1 000 000 */
+    maxQueueDepth: number;
+    /** @defaultValue 5000 ms */
+    backpressureTimeoutMs: number;
+  };
+  events: {
+    /** @defaultValue 1 MiB */
+    maxPayloadBytes: number;
+    /** Pub/Sub channels are `<channelPrefix>:<sourceType>:<sourceId>`. @defaultValue `events` */
+    channelPrefix: string;
+  };
+  ownership: {
+    /** @defaultValue `dualstream` */
+    service: string;
+    /** @defaultValue 2000 ms */
+    lockTtlMs: number;
+    /** @defaultValue lockTtlMs / 3 */
+    extendIntervalMs: number;
+    /** @defaultValue 5000 ms */
+    sweepIntervalMs: number;
+  };
+  server: {
+    host: string;
+    port: number;
+    user?: string;
+    password?: string;
+    token?: string;
+    insecure: boolean;
+    extraQueues: string[];
+    bodyLimitBytes: number;
+  };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** Environment-like input: variable name to raw string. */
+export type EnvInput = Partial<Record<EnvVar, string | undefined>> & Record<string, string | undefined>;
+
+/**
+ * Parse configuration once from environment variables, with `overrides` (e.g. CLI flags) taking
+ * precedence. Throws {@link ConfigError} naming every variable at fault.
+ */
+export function loadConfig(
+  env: EnvInput = process.env,
+  overrides: Partial<Record<EnvVar, string>> = {},
+): DualstreamConfig {
+  const raw: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = (overrides as Record<string, string | undefined>)[key] ?? env[key];
+    raw[key] = v === '' && key !== 'DUALSTREAM_INSECURE' ? undefined : v;
+  }
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({
+        variable: String(i.path[0] ?? '(config)'),
+        message: describe(i.message, raw[String(i.path[0])]),
+      })),
+    );
+  }
+  const e = parsed.data;
+  const issues = crossCheck(e);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return toConfig(e);
+}
+
+function describe(message: string, value: string | undefined): string {
+  return value === undefined ? message : `${message} (got ${JSON.stringify(value)})`;
+}
+
+function crossCheck(e: ParsedEnv): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
+    issues.push({
+      variable: 'KAFKA_SASL_USERNAME',
+      message: 'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with KAFKA_SASL_MECHANISM',
+    });
+  }
+  if ((e.BOARD_USER === undefined) !== (e.BOARD_PASSWORD === undefined)) {
+    issues.push({
+      variable: e.BOARD_USER === undefined ? 'BOARD_USER' : 'BOARD_PASSWORD',
+      message: 'BOARD_USER and BOARD_PASSWORD must be set together',
+    });
+  }
+  if (e.LOCK_EXTEND_MS !== 0 && e.LOCK_EXTEND_MS >= e.LOCK_TTL_MS) {
+    issues.push({ variable: 'LOCK_EXTEND_MS', message: 'must be smaller than LOCK_TTL_MS' });
+  }
+  if (e.KAFKA_BATCH_MAX_BYTES > e.KAFKA_MAX_INFLIGHT_BYTES) {
+    issues.push({
+      variable: 'KAFKA_MAX_INFLIGHT_BYTES',
+      message: 'must be at least KAFKA_BATCH_MAX_BYTES',
+    });
+  }
+  return issues;
+}
+
+function toConfig(e: ParsedEnv): DualstreamConfig {
+  return {
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      ssl: e.KAFKA_SSL,
+      ...(e.KAFKA_SASL_MECHANISM
+        ? {
+            sasl: {
+              mechanism: e.KAFKA_SASL_MECHANISM,
+              username: e.KAFKA_SASL_USERNAME ?? '',
+              password: e.KAFKA_SASL_PASSWORD ?? '',
+            },
+          }
+        : {}),
+      topic: e.KAFKA_TOPIC,
+      lingerMs: e.KAFKA_LINGER_MS,
+      batchMaxCount: e.KAFKA_BATCH_MAX_COUNT,
+      batchMaxBytes: e.KAFKA_BATCH_MAX_BYTES,
+      maxInflightBytes: e.KAFKA_MAX_INFLIGHT_BYTES,
+      failureThreshold: e.KAFKA_FAILURE_THRESHOLD,
+      cooldownMs: e.KAFKA_COOLDOWN_MS,
+    },
+    redis: {
+      url: e.REDIS_URL,
+      pubsubUrl: e.PUBSUB_REDIS_URL ?? e.REDIS_URL,
+      prefix: e.DUALSTREAM_PREFIX,
+    },
+    queue: {
+      name: e.DUALSTREAM_QUEUE,
+      concurrency: e.WORKER_CONCURRENCY,
+      attempts: e.JOB_ATTEMPTS,
+      backoffDelayMs: e.BACKOFF_DELAY_MS,
+      keepCompletedSeconds: e.KEEP_COMPLETED_SECONDS,
+      keepCompletedCount: e.KEEP_COMPLETED_COUNT,
+      maxQueueDepth: e.MAX_QUEUE_DEPTH,
+      backpressureTimeoutMs: e.BACKPRESSURE_TIMEOUT_MS,
+    },
+    events: { maxPayloadBytes: e.MAX_PAYLOAD_BYTES, channelPrefix: e.DUALSTREAM_CHANNEL_PREFIX },
+    ownership: {
+      service: e.DUALSTREAM_SERVICE,
+      lockTtlMs: e.LOCK_TTL_MS,
+      extendIntervalMs: e.LOCK_EXTEND_MS || Math.max(1, Math.floor(e.LOCK_TTL_MS / 3)),
+      sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    },
+    server: {
+      host: e.HOST,
+      port: e.PORT,
+      ...(e.BOARD_USER ? { user: e.BOARD_USER } : {}),
+      ...(e.BOARD_PASSWORD ? { password: e.BOARD_PASSWORD } : {}),
+      ...(e.BOARD_TOKEN ? { token: e.BOARD_TOKEN } : {}),
+      insecure: e.DUALSTREAM_INSECURE,
+      extraQueues: e.EXTRA_QUEUES,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    },
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+const intFrom = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .optional()
+    .transform((v) => v ?? def);
+
+const boolFrom = (def: boolean) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? def : ['1', 'true', 'yes', 'on'].includes(v)));
+
+const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/;
+
+const brokers = z
+  .string()
+  .trim()
+  .min(1, 'must list at least one broker')
+  .transform((s) => s.split(',').map((b) => b.trim()))
+  .pipe(
+    z.array(
+      z.string().regex(hostPort, {
+        message: 'each broker must be host:port (comma-separated), e.g. 127.0.0.1:9092',
+      }),
+    ),
+  );
+
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((s) => /^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s), {
+    message: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
+  });
+
+const name = (def: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'may contain only letters, digits, ".", "_" and "-"')
+    .optional()
+    .transform((v) => v ?? def);
+
+/**
+ * The one schema over environment variables (and the CLI flags that override them). Keys are the
+ * variable names, so every error names the variable at fault.
+ */
+export const envSchema = z.object({
+  KAFKA_BROKERS: brokers.optional().transform((v) => v ?? ['127.0.0.1:9092']),
+  KAFKA_CLIENT_ID: name('bullmq-dualstream'),
+  KAFKA_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'is not a valid Kafka topic name')
+    .optional()
+    .transform((v) => v ?? 'events'),
+  KAFKA_SSL: boolFrom(false),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_LINGER_MS: intFrom(5, 0, 10_000),
+  KAFKA_BATCH_MAX_COUNT: intFrom(1000, 1, 100_000),
+  KAFKA_BATCH_MAX_BYTES: intFrom(1_048_576, 1024, 256 * 1_048_576),
+  KAFKA_MAX_INFLIGHT_BYTES: intFrom(64 * 1_048_576, 1024, 4096 * 1_048_576),
+  KAFKA_FAILURE_THRESHOLD: intFrom(3, 1, 1000),
+  KAFKA_COOLDOWN_MS: intFrom(5000, 100, 600_000),
+  REDIS_URL: redisUrl.optional().transform((v) => v ?? 'redis://127.0.0.1:6379'),
+  PUBSUB_REDIS_URL: redisUrl.optional(),
+  DUALSTREAM_PREFIX: name('bull'),
+  DUALSTREAM_QUEUE: name('dualstream-publish'),
+  DUALSTREAM_SERVICE: name('dualstream'),
+  DUALSTREAM_CHANNEL_PREFIX: name('events'),
+  WORKER_CONCURRENCY: intFrom(256, 1, 10_000),
+  JOB_ATTEMPTS: intFrom(12, 1, 1000),
+  BACKOFF_DELAY_MS: intFrom(1000, 1, 3_600_000),
+  KEEP_COMPLETED_SECONDS: intFrom(86_400, 0),
+  KEEP_COMPLETED_COUNT: intFrom(1_000_000, 0),
+  MAX_QUEUE_DEPTH: intFrom(1_000_000, 1),
+  BACKPRESSURE_TIMEOUT_MS: intFrom(5000, 0, 600_000),
+  MAX_PAYLOAD_BYTES: intFrom(1_048_576, 1, 64 * 1_048_576),
+  LOCK_TTL_MS: intFrom(2000, 100, 600_000),
+  LOCK_EXTEND_MS: intFrom(0, 0, 600_000),
+  SWEEP_INTERVAL_MS: intFrom(5000, 100, 3_600_000),
+  HOST: z
+    .string()
+    .trim()
+    .min(1)
+    .optional()
+    .transform((v) => v ?? '127.0.0.1'),
+  PORT: intFrom(3000, 0, 65_535),
+  BOARD_USER: z.string().min(1).optional(),
+  BOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  BOARD_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  DUALSTREAM_INSECURE: boolFrom(false),
+  EXTRA_QUEUES: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  BODY_LIMIT_BYTES: intFrom(5 * 1_048_576, 1024, 256 * 1_048_576),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .optional()
+    .transform((v) => v ?? 'info'),
+});
+
+/** Names of all environment variables the configuration reads. */
+export type EnvVar = keyof z.input<typeof envSchema>;
+
+/** The parsed environment, keyed by variable name. */
+export type ParsedEnv = z.output<typeof envSchema>;

@@ -1,0 +1,3 @@
+export * from './schema.js';
+export * from './naming.js';
+export * from './codec.js';

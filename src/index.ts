@@ -1,0 +1,10 @@
+/**
+ * bullmq-dualstream: every event becomes a BullMQ job whose processor writes it to Kafka (durable)
+ * and then notifies Redis Pub/Sub (instant, id-only).
+ */
+export * from './errors.js';
+export * from './events/index.js';
+export * from './config/index.js';
+export { createLogger, silentLogger, type Logger } from './logger.js';
+export { createRedis, type CreateRedisOptions } from './redis.js';
+export { DualstreamMetrics } from './metrics.js';

@@ -1,0 +1,116 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * All Prometheus metrics of the library, on one registry. Create one per process and pass it to
+ * the factories; tests create their own so counts do not leak between them.
+ */
+export class DualstreamMetrics {
+  readonly registry: Registry;
+  /** Events accepted for publishing, by entry point (`api`, `http`, `ingest`). */
+  readonly eventsAccepted: Counter<'entry'>;
+  /** Events rejected as invalid, by entry point. */
+  readonly eventsRejected: Counter<'entry'>;
+  /** Events written to Kafka. */
+  readonly eventsPublished: Counter<'topic'>;
+  /** Failures by pipeline stage (`validate`, `kafka`, `receipt`). */
+  readonly publishFailures: Counter<'stage'>;
+  /** Pub/Sub notifications that could not be sent. */
+  readonly notifyFailures: Counter;
+  /** Pub/Sub notifications sent. */
+  readonly notificationsSent: Counter;
+  /** Duration of one Kafka produce request. */
+  readonly produceLatency: Histogram;
+  /** Records per Kafka produce request. */
+  readonly produceBatchSize: Histogram;
+  /** Jobs per queue and state, refreshed on scrape. */
+  readonly queueDepth: Gauge<'queue' | 'state'>;
+  /** Kafka cool-downs entered by the worker. */
+  readonly kafkaCooldowns: Counter;
+  /** Ownership claims, by outcome (`claimed`, `owned`, `done`, `failed`). */
+  readonly ownershipClaims: Counter<'outcome'>;
+  /** Time from lock expiry (or release) to a new owner. */
+  readonly failoverSeconds: Histogram;
+  /** Streams owned by this process. */
+  readonly streamsOwned: Gauge;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registry = new Registry();
+    this.registry = registry;
+    if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'dualstream_' });
+    const r = [registry];
+    this.eventsAccepted = new Counter({
+      name: 'dualstream_events_accepted_total',
+      help: 'Events accepted for publishing, by entry point',
+      labelNames: ['entry'],
+      registers: r,
+    });
+    this.eventsRejected = new Counter({
+      name: 'dualstream_events_rejected_total',
+      help: 'Events rejected as invalid, by entry point',
+      labelNames: ['entry'],
+      registers: r,
+    });
+    this.eventsPublished = new Counter({
+      name: 'dualstream_events_published_total',
+      help: 'Events written to Kafka',
+      labelNames: ['topic'],
+      registers: r,
+    });
+    this.publishFailures = new Counter({
+      name: 'dualstream_publish_failures_total',
+      help: 'Publish failures by pipeline stage',
+      labelNames: ['stage'],
+      registers: r,
+    });
+    this.notifyFailures = new Counter({
+      name: 'dualstream_notify_failures_total',
+      help: 'Redis Pub/Sub notifications that failed (best-effort)',
+      registers: r,
+    });
+    this.notificationsSent = new Counter({
+      name: 'dualstream_notifications_sent_total',
+      help: 'Redis Pub/Sub notifications sent',
+      registers: r,
+    });
+    this.produceLatency = new Histogram({
+      name: 'dualstream_kafka_produce_seconds',
+      help: 'Duration of one Kafka produce request',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    });
+    this.produceBatchSize = new Histogram({
+      name: 'dualstream_kafka_batch_records',
+      help: 'Records per Kafka produce request',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+      registers: r,
+    });
+    this.queueDepth = new Gauge({
+      name: 'dualstream_queue_jobs',
+      help: 'Jobs per queue and state',
+      labelNames: ['queue', 'state'],
+      registers: r,
+    });
+    this.kafkaCooldowns = new Counter({
+      name: 'dualstream_kafka_cooldowns_total',
+      help: 'Times the worker paused fetching because Kafka looked down',
+      registers: r,
+    });
+    this.ownershipClaims = new Counter({
+      name: 'dualstream_ownership_claims_total',
+      help: 'Stream ownership claim jobs by outcome',
+      labelNames: ['outcome'],
+      registers: r,
+    });
+    this.failoverSeconds = new Histogram({
+      name: 'dualstream_failover_seconds',
+      help: 'Time from a lock expiry or release to the new owner taking the stream',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60],
+      registers: r,
+    });
+    this.streamsOwned = new Gauge({
+      name: 'dualstream_streams_owned',
+      help: 'Data streams owned by this process',
+      registers: r,
+    });
+  }
+}
