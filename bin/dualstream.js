@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const entry = new URL('../dist/cli/index.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
-  console.error('dualstream: dist/ is missing. Run `npm run build` (npm install does it via `prepare`).');
+  console.error(
+    'dualstream: dist/ is missing. Run `npm run build` (npm install does it via `prepare`).',
+  );
   process.exit(1);
 }
 await import(entry.href);

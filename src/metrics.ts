@@ -36,7 +36,8 @@ export class DualstreamMetrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
     this.registry = registry;
-    if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'dualstream_' });
+    if (options.defaultMetrics)
+      collectDefaultMetrics({ register: registry, prefix: 'dualstream_' });
     const r = [registry];
     this.eventsAccepted = new Counter({
       name: 'dualstream_events_accepted_total',

@@ -6,7 +6,11 @@ export interface KafkaConnectionConfig {
   brokers: string[];
   clientId: string;
   ssl: boolean;
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  sasl?: {
+    mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    username: string;
+    password: string;
+  };
 }
 
 /**
@@ -86,7 +90,8 @@ export interface DualstreamConfig {
 }
 
 /** Environment-like input: variable name to raw string. */
-export type EnvInput = Partial<Record<EnvVar, string | undefined>> & Record<string, string | undefined>;
+export type EnvInput = Partial<Record<EnvVar, string | undefined>> &
+  Record<string, string | undefined>;
 
 /**
  * Parse configuration once from environment variables, with `overrides` (e.g. CLI flags) taking

@@ -1,2 +1,7 @@
-export { loadConfig, type DualstreamConfig, type KafkaConnectionConfig, type EnvInput } from './config.js';
+export {
+  loadConfig,
+  type DualstreamConfig,
+  type KafkaConnectionConfig,
+  type EnvInput,
+} from './config.js';
 export { envSchema, type EnvVar } from './schema.js';

@@ -48,7 +48,9 @@ export const eventSchema = z.object({
   occurredAt: z.iso
     .datetime({ offset: true, error: 'occurredAt must be an ISO 8601 date-time' })
     .optional(),
-  payload: z.json({ error: 'payload must be JSON (object, array, string, number, boolean or null)' }).optional(),
+  payload: z
+    .json({ error: 'payload must be JSON (object, array, string, number, boolean or null)' })
+    .optional(),
   headers: z
     .record(
       z.string().min(1).max(256),
@@ -88,8 +90,7 @@ export interface ParseEventOptions {
 
 /** Result of {@link safeParseEvent}. */
 export type ParseEventResult =
-  | { success: true; event: DualEvent }
-  | { success: false; error: EventValidationError };
+  { success: true; event: DualEvent } | { success: false; error: EventValidationError };
 
 /** Validate and normalize one event; never throws. */
 export function safeParseEvent(input: unknown, options: ParseEventOptions = {}): ParseEventResult {
@@ -101,7 +102,11 @@ export function safeParseEvent(input: unknown, options: ParseEventOptions = {}):
   const depth = jsonDepthExceeds((input as { payload?: unknown }).payload, MAX_PAYLOAD_DEPTH);
   if (depth) {
     return fail([
-      { path: 'payload', code: 'too_big', message: `payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels` },
+      {
+        path: 'payload',
+        code: 'too_big',
+        message: `payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+      },
     ]);
   }
   const parsed = eventSchema.safeParse(input);
@@ -120,7 +125,11 @@ export function safeParseEvent(input: unknown, options: ParseEventOptions = {}):
   const size = Buffer.byteLength(JSON.stringify(payload));
   if (size > max) {
     return fail([
-      { path: 'payload', code: 'too_big', message: `payload is ${size} bytes; the limit is ${max} bytes` },
+      {
+        path: 'payload',
+        code: 'too_big',
+        message: `payload is ${size} bytes; the limit is ${max} bytes`,
+      },
     ]);
   }
   const event: DualEvent = {
