@@ -1,0 +1,136 @@
+// Types for scripts/infra.mjs (plain JavaScript so that it runs before `tsc`).
+
+/** Newest Kafka release verified with kafkajs 2.2.4; overridden by KAFKA_VERSION. */
+export declare const DEFAULT_KAFKA_VERSION: string;
+
+export interface InfraOptions {
+  /** Comma-separated brokers; only the first is managed. @defaultValue env KAFKA_BROKERS or `127.0.0.1:9092` */
+  kafkaBrokers?: string;
+  /** Overrides the host of the first broker. */
+  kafkaHost?: string;
+  /** Overrides the port of the first broker. */
+  kafkaPort?: number;
+  /** KRaft controller listener port. @defaultValue env KAFKA_CONTROLLER_PORT or broker port + 1 */
+  controllerPort?: number;
+  /** Apache Kafka release to run. @defaultValue env KAFKA_VERSION or {@link DEFAULT_KAFKA_VERSION} */
+  kafkaVersion?: string;
+  /** @defaultValue env REDIS_URL or `redis://127.0.0.1:6379` */
+  redisUrl?: string;
+  /** Where jars are cached. @defaultValue `${XDG_CACHE_HOME:-~/.cache}/bullmq-dualstream` */
+  cacheDir?: string;
+  /** Pid files, logs and KRaft data. @defaultValue env DUALSTREAM_RUN_DIR or `<cacheDir>/run` */
+  runDir?: string;
+  /** Manage Kafka. @defaultValue true */
+  kafka?: boolean;
+  /** Manage Redis. @defaultValue true */
+  redis?: boolean;
+  /** How long a starting broker may take to serve metadata. @defaultValue 90000 */
+  startTimeoutMs?: number;
+  /** `docker` runs `docker compose` when an engine answers. @defaultValue env DUALSTREAM_INFRA */
+  mode?: 'local' | 'docker';
+  /** Silences progress lines (ignored when `log` is given). @defaultValue false */
+  quiet?: boolean;
+  /** Receives progress lines. @defaultValue console.log with an `[infra]` prefix */
+  log?: (line: string) => void;
+}
+
+export interface KafkaUpResult {
+  /** host:port of the broker. */
+  address: string;
+  /** A broker already answered; nothing was started. */
+  reused: boolean;
+  /** The broker runs from this script's pid file (so infraDown/killKafka can stop it). */
+  managed: boolean;
+  version: string | undefined;
+  pid: number | undefined;
+  /** A fresh KRaft storage dir was formatted (false when existing data was kept). */
+  formatted: boolean;
+  /** Maven resolved the jars during this call. */
+  downloaded: boolean;
+  downloadMs: number;
+  /** From spawning the JVM until metadata and the group coordinator answered. */
+  startMs: number;
+  totalMs: number;
+  logFile: string | undefined;
+}
+
+export interface RedisUpResult {
+  url: string;
+  reused: boolean;
+  managed: boolean;
+  pid: number | undefined;
+  startMs: number;
+}
+
+export interface InfraUpResult {
+  mode: 'local' | 'docker';
+  kafka: KafkaUpResult | undefined;
+  redis: RedisUpResult | undefined;
+  totalMs: number;
+}
+
+export interface InfraDownOptions extends InfraOptions {
+  /** Also delete the broker's run dir (KRaft data, logs). @defaultValue false */
+  clean?: boolean;
+}
+
+export interface InfraDownResult {
+  kafka: 'stopped' | 'not-running' | 'not-managed';
+  redis: 'stopped' | 'not-managed';
+  cleaned: boolean;
+}
+
+export type ProbeState = 'kafka' | 'redis' | 'closed' | 'other';
+
+export interface ProbeResult {
+  state: ProbeState;
+  detail: string;
+}
+
+export interface InfraStatus {
+  kafka: {
+    address: string;
+    state: ProbeState;
+    detail: string;
+    managed: boolean;
+    pid: number | undefined;
+    version: string | undefined;
+    logFile: string | undefined;
+  };
+  redis: { url: string; state: ProbeState; detail: string; managed: boolean };
+}
+
+export interface KillKafkaOptions extends InfraOptions {
+  /** @defaultValue 'SIGKILL' */
+  signal?: NodeJS.Signals;
+}
+
+/** Makes sure Kafka and Redis answer, starting local ones where needed. Safe to repeat. */
+export declare function infraUp(opts?: InfraOptions): Promise<InfraUpResult>;
+/** Stops only what infraUp started. */
+export declare function infraDown(opts?: InfraDownOptions): Promise<InfraDownResult>;
+/** Reports what answers on the configured ports and what this script manages. */
+export declare function infraStatus(opts?: InfraOptions): Promise<InfraStatus>;
+/** Fault injection: kills the managed broker (SIGKILL by default); its data dir is kept. */
+export declare function killKafka(
+  opts?: KillKafkaOptions,
+): Promise<{ pid: number; signal: NodeJS.Signals }>;
+/** Starts the managed broker again on the same storage dir (topics and offsets survive). */
+export declare function startKafka(opts?: InfraOptions): Promise<KafkaUpResult>;
+/** Raw ApiVersions v0 probe: `kafka`, `closed` (nothing listens) or `other` (not Kafka). */
+export declare function probeKafka(
+  host: string,
+  port: number,
+  timeoutMs?: number,
+): Promise<ProbeResult>;
+/** Inline PING probe: `redis`, `closed` or `other`. */
+export declare function probeRedis(
+  host: string,
+  port: number,
+  timeoutMs?: number,
+): Promise<ProbeResult>;
+/** Splits `host:port` or `[v6]:port`. */
+export declare function parseHostPort(
+  hostPort: string,
+  defaultPort: number,
+): { host: string; port: number };
