@@ -8,3 +8,5 @@ export * from './config/index.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export { createRedis, type CreateRedisOptions } from './redis.js';
 export { DualstreamMetrics } from './metrics.js';
+export * from './publisher/index.js';
+export * from './queue/index.js';

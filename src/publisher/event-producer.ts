@@ -1,0 +1,233 @@
+import {
+  Kafka,
+  Partitioners,
+  logLevel as KafkaLogLevel,
+  type ICustomPartitioner,
+  type ISocketFactory,
+  type LogEntry,
+  type Message,
+  type Producer,
+  type RecordMetadata,
+  type RetryOptions,
+  type SASLOptions,
+} from 'kafkajs';
+import type { KafkaConnectionConfig } from '../config/index.js';
+import { KafkaPublishError } from '../errors.js';
+import type { EventRecord, KafkaReceipt } from '../events/index.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * The smallest Kafka client surface the pipeline needs. kafkajs is unmaintained and has no
+ * batching of its own, so it stays behind this interface: another client can replace it.
+ */
+export interface EventProducer {
+  /** Connect (idempotent; safe to call again). */
+  connect(): Promise<void>;
+  /**
+   * Write records with acks=all. Resolves with one receipt per record, in the order given, or
+   * rejects for the whole call. Records of one partition keep their order within a call.
+   */
+  send(records: EventRecord[]): Promise<KafkaReceipt[]>;
+  /** Whether the cluster answers a metadata request. */
+  ping?(): Promise<boolean>;
+  /** Disconnect; pending sends settle first. */
+  disconnect(): Promise<void>;
+}
+
+/** Options of {@link createKafkajsProducer}. */
+export interface KafkajsProducerOptions {
+  /** Logger for kafkajs' own log lines (warnings and errors only). */
+  logger?: Logger;
+  /**
+   * kafkajs retry settings for one send. The idempotent producer defaults to retrying forever;
+   * we bound it so that an outage surfaces as a failed job (and a worker cool-down) instead of
+   * jobs hanging while holding their locks.
+   * @defaultValue `{ retries: 5, initialRetryTime: 300, maxRetryTime: 5000 }`
+   */
+  retry?: RetryOptions;
+  /** @defaultValue `Partitioners.DefaultPartitioner` (murmur2 of the key, as the Java client) */
+  createPartitioner?: ICustomPartitioner;
+  /** Socket factory passed to kafkajs (TLS tuning, proxies, tests that cut the network). */
+  socketFactory?: ISocketFactory;
+  /** @defaultValue 3000 ms */
+  connectionTimeout?: number;
+  /** @defaultValue 30000 ms */
+  requestTimeout?: number;
+  /** Produce request timeout the broker applies to acks=all. @defaultValue 30000 ms */
+  ackTimeoutMs?: number;
+}
+
+const PARTITION = Symbol('partition');
+type TrackedMessage = Message & { [PARTITION]?: number };
+
+/**
+ * An {@link EventProducer} over kafkajs: idempotent producer, acks=all, maxInFlightRequests 1
+ * (kafkajs' idempotence keeps sequence numbers per partition and is only safe with one request
+ * in flight).
+ *
+ * After a send that failed for good, the underlying producer is replaced before the next send:
+ * kafkajs rolls its sequence numbers back on failure, so a new batch could reuse the sequence
+ * numbers of a batch the broker did write (ack lost) and be dropped as a "duplicate". A fresh
+ * producer id makes that impossible; the cost is that such a batch may then exist twice
+ * (at-least-once).
+ */
+export function createKafkajsProducer(
+  config: KafkaConnectionConfig,
+  options: KafkajsProducerOptions = {},
+): EventProducer {
+  const logger = options.logger;
+  const retry = options.retry ?? { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 };
+  const kafka = new Kafka({
+    clientId: config.clientId,
+    brokers: config.brokers,
+    ssl: config.ssl,
+    // The config's union of mechanisms is one object type; kafkajs wants a discriminated union.
+    ...(config.sasl ? { sasl: config.sasl as SASLOptions } : {}),
+    connectionTimeout: options.connectionTimeout ?? 3000,
+    // Also bounds (re)connecting, so a send during an outage fails within the same budget.
+    retry,
+    requestTimeout: options.requestTimeout ?? 30_000,
+    ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
+    logLevel: logger ? KafkaLogLevel.WARN : KafkaLogLevel.NOTHING,
+    logCreator: () => (entry: LogEntry) => {
+      if (!logger) return;
+      const { message, ...rest } = entry.log;
+      // The idempotent producer warns about bounded retries; we bound them on purpose.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
+      const obj = { kafkajs: entry.namespace, ...rest };
+      if (entry.level <= KafkaLogLevel.ERROR) logger.error(obj, message);
+      else logger.warn(obj, message);
+    },
+  });
+  const basePartitioner = options.createPartitioner ?? Partitioners.DefaultPartitioner;
+  // Wrap the partitioner to learn which partition each message went to: kafkajs only reports a
+  // base offset per partition, so per-record offsets need the per-record partition.
+  const trackingPartitioner: ICustomPartitioner = () => {
+    const inner = basePartitioner();
+    return (args) => {
+      const partition = inner(args);
+      (args.message as TrackedMessage)[PARTITION] = partition;
+      return partition;
+    };
+  };
+  const newProducer = (): Producer =>
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      retry,
+      createPartitioner: trackingPartitioner,
+    });
+
+  let producer = newProducer();
+  let connected: Promise<void> | null = null;
+  let broken = false;
+
+  const ensureConnected = async (): Promise<Producer> => {
+    if (broken) {
+      const old = producer;
+      producer = newProducer();
+      connected = null;
+      broken = false;
+      old.disconnect().catch(() => undefined);
+    }
+    if (!connected) {
+      const p = producer;
+      connected = p.connect().catch((err: unknown) => {
+        connected = null;
+        throw err;
+      });
+    }
+    await connected;
+    return producer;
+  };
+
+  return {
+    async connect() {
+      await ensureConnected();
+    },
+
+    async send(records) {
+      if (records.length === 0) return [];
+      const byTopic = new Map<string, TrackedMessage[]>();
+      const messages: TrackedMessage[] = records.map((r) => {
+        const m: TrackedMessage = { key: r.key, value: r.value, headers: r.headers };
+        const list = byTopic.get(r.topic);
+        if (list) list.push(m);
+        else byTopic.set(r.topic, [m]);
+        return m;
+      });
+      let metadata: RecordMetadata[];
+      try {
+        const p = await ensureConnected();
+        metadata = await p.sendBatch({
+          acks: -1,
+          timeout: options.ackTimeoutMs ?? 30_000,
+          topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
+        });
+      } catch (err) {
+        broken = true;
+        // kafkajs marks "retries exhausted" non-retriable for itself; for the job it is retriable.
+        const e = err as { name?: string; retriable?: boolean };
+        const retriable = e.name === 'KafkaJSNumberOfRetriesExceeded' || e.retriable !== false;
+        throw new KafkaPublishError(`Kafka produce failed: ${(err as Error).message}`, {
+          retriable,
+          cause: err,
+        });
+      }
+      return receiptsFor(records, messages, metadata);
+    },
+
+    async ping() {
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        await admin.describeCluster();
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    },
+
+    async disconnect() {
+      connected = null;
+      await producer.disconnect();
+    },
+  };
+}
+
+/**
+ * Offsets per record: kafkajs answers with the base offset of each partition's batch, and the
+ * records of a partition were appended in the order they were given.
+ */
+function receiptsFor(
+  records: EventRecord[],
+  messages: Array<Message & { [PARTITION]?: number }>,
+  metadata: RecordMetadata[],
+): KafkaReceipt[] {
+  const base = new Map<string, bigint>();
+  for (const m of metadata) {
+    if (m.baseOffset === undefined) {
+      throw new KafkaPublishError(
+        `Kafka returned no base offset for ${m.topicName}/${m.partition}`,
+      );
+    }
+    base.set(`${m.topicName}\u0000${m.partition}`, BigInt(m.baseOffset));
+  }
+  const next = new Map<string, bigint>();
+  return records.map((r, i) => {
+    const partition = messages[i]?.[PARTITION];
+    if (partition === undefined) {
+      throw new KafkaPublishError(`Kafka did not report a partition for record ${i}`);
+    }
+    const k = `${r.topic}\u0000${partition}`;
+    const start = base.get(k);
+    if (start === undefined) {
+      throw new KafkaPublishError(`Kafka returned no metadata for ${r.topic}/${partition}`);
+    }
+    const offset = next.get(k) ?? start;
+    next.set(k, offset + 1n);
+    return { topic: r.topic, partition, offset: offset.toString() };
+  });
+}

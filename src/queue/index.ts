@@ -1,0 +1,23 @@
+export {
+  createPublishQueue,
+  publishJobOptions,
+  type PublishJobData,
+  type PublishJobResult,
+  type CreatePublishQueueOptions,
+} from './publish-queue.js';
+export {
+  enqueueEvent,
+  enqueueEvents,
+  queueDepth,
+  type EnqueueOptions,
+  type EnqueuedEvent,
+} from './enqueue.js';
+export { KafkaBreaker, type KafkaBreakerOptions, type BreakerDecision } from './kafka-breaker.js';
+export {
+  createPublishProcessor,
+  derivedEventId,
+  type PublishHooks,
+  type PublishProcessorDeps,
+} from './publish-processor.js';
+export { PublishWorker, createPublishWorker, type PublishWorkerDeps } from './publish-worker.js';
+export { installShutdown, type Closeable, type InstallShutdownOptions } from './shutdown.js';

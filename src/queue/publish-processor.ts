@@ -1,0 +1,129 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { safeParseEvent, type DualEvent, type KafkaReceipt } from '../events/index.js';
+import type { Logger } from '../logger.js';
+import type { DualstreamMetrics } from '../metrics.js';
+import type { DualPublisher } from '../publisher/index.js';
+import type { KafkaBreaker } from './kafka-breaker.js';
+import type { PublishJobData, PublishJobResult } from './publish-queue.js';
+
+/** Test and observability seams of the processor. A hook that throws fails the attempt. */
+export interface PublishHooks {
+  /** After the receipt was recorded on the job, before the notification. */
+  afterReceipt?: (job: Job<PublishJobData>, receipt: KafkaReceipt) => void | Promise<void>;
+}
+
+/** Dependencies of {@link createPublishProcessor}. */
+export interface PublishProcessorDeps {
+  publisher: Pick<DualPublisher, 'publishToKafka' | 'notify' | 'kafkaHealth'>;
+  breaker: KafkaBreaker;
+  /** Sets the queue-wide rate limit (the worker's `rateLimit`). */
+  rateLimit: (ms: number) => Promise<void>;
+  maxPayloadBytes: number;
+  metrics?: DualstreamMetrics;
+  logger?: Logger;
+  hooks?: PublishHooks;
+}
+
+/**
+ * The publish job processor, as resumable steps: validate → Kafka (skipped when an earlier
+ * attempt recorded its receipt) → record the receipt on the job → notify (best-effort).
+ */
+export function createPublishProcessor(deps: PublishProcessorDeps) {
+  const { publisher, breaker, metrics, logger } = deps;
+
+  const hold = async (ms: number): Promise<never> => {
+    await deps.rateLimit(Math.max(1, Math.ceil(ms)));
+    // Back to wait without spending an attempt; the worker stops fetching until the limit ends.
+    throw Worker.RateLimitError();
+  };
+
+  return async function processPublishJob(
+    job: Job<PublishJobData, PublishJobResult>,
+  ): Promise<PublishJobResult> {
+    const event = validate(job, deps.maxPayloadBytes, metrics);
+
+    let receipt = receiptOf(job.data);
+    if (!receipt) {
+      const decision = breaker.admit();
+      if (!decision.go) return hold(decision.holdMs);
+      try {
+        receipt = await publisher.publishToKafka(event);
+        breaker.onSuccess();
+      } catch (err) {
+        const wasOpen = breaker.current === 'open';
+        const streak = publisher.kafkaHealth().consecutiveFailures;
+        if (breaker.onFailure(streak, decision.probe)) {
+          if (!wasOpen) {
+            metrics?.kafkaCooldowns.inc();
+            logger?.warn(
+              { err, streak, cooldownMs: breaker.remainingMs() },
+              'Kafka looks down: pausing the publish worker for a cool-down',
+            );
+          }
+          return hold(breaker.remainingMs());
+        }
+        throw err;
+      }
+      try {
+        await job.updateData({ ...job.data, receipt });
+      } catch (err) {
+        // The record is in Kafka but not on the job: a retry writes it again (a duplicate that
+        // consumers drop by event-id). Failing here is still right: the job must not complete
+        // without a durable receipt.
+        metrics?.publishFailures.inc({ stage: 'receipt' });
+        throw err;
+      }
+      await deps.hooks?.afterReceipt?.(job, receipt);
+    }
+
+    let notified = false;
+    try {
+      notified = await publisher.notify(event, receipt);
+    } catch (err) {
+      // A notifier must not throw, but if a custom one does, the event is still in Kafka.
+      metrics?.notifyFailures.inc();
+      logger?.debug({ err }, 'notify threw');
+    }
+    return { id: event.id, ...receipt, notified };
+  };
+}
+
+/** The event id of a job without one: stable across retries, no Redis round trip. */
+export function derivedEventId(job: Pick<Job, 'id' | 'timestamp' | 'queueName'>): string {
+  return `${job.queueName}-${job.id ?? 'unknown'}-${job.timestamp}`.replace(/[\s:]/g, '_');
+}
+
+function validate(
+  job: Job<PublishJobData>,
+  maxPayloadBytes: number,
+  metrics?: DualstreamMetrics,
+): DualEvent {
+  const data: unknown = job.data;
+  const input =
+    data !== null && typeof data === 'object' && !Array.isArray(data) && !('id' in data)
+      ? { ...data, id: derivedEventId(job) }
+      : data;
+  const r = safeParseEvent(input, { maxPayloadBytes });
+  if (!r.success) {
+    metrics?.publishFailures.inc({ stage: 'validate' });
+    metrics?.eventsRejected.inc({ entry: 'queue' });
+    throw new UnrecoverableError(r.error.message);
+  }
+  return r.event;
+}
+
+function receiptOf(data: PublishJobData): KafkaReceipt | undefined {
+  const r = (data as { receipt?: unknown } | null)?.receipt;
+  if (r === null || typeof r !== 'object') return undefined;
+  const { topic, partition, offset } = r as Record<string, unknown>;
+  if (
+    typeof topic === 'string' &&
+    Number.isInteger(partition) &&
+    (partition as number) >= 0 &&
+    typeof offset === 'string' &&
+    /^\d+$/.test(offset)
+  ) {
+    return { topic, partition: partition as number, offset };
+  }
+  return undefined;
+}

@@ -1,0 +1,58 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DualstreamConfig } from '../config/index.js';
+import type { EventInput, KafkaReceipt } from '../events/index.js';
+
+/**
+ * Data of a publish job: the event input itself (what a plain `queue.add(name, event)` sends),
+ * plus the Kafka receipt once an attempt has written it, so a retry does not write again.
+ */
+export type PublishJobData = EventInput & {
+  /** Set by the worker after the Kafka write; a retry with a receipt skips Kafka. */
+  receipt?: KafkaReceipt;
+};
+
+/** Return value of a publish job: where the event went. */
+export interface PublishJobResult {
+  id: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  /** Whether the Pub/Sub notification was sent (best-effort). */
+  notified: boolean;
+}
+
+/**
+ * Default job options of the publish queue: attempts and exponential backoff with jitter from
+ * the config; completed jobs kept by age (the jobId de-duplication window) and count; failed jobs
+ * kept, so an operator can retry them.
+ */
+export function publishJobOptions(config: DualstreamConfig): JobsOptions {
+  return {
+    attempts: config.queue.attempts,
+    backoff: { type: 'exponential', delay: config.queue.backoffDelayMs, jitter: 0.5 },
+    removeOnComplete: {
+      age: config.queue.keepCompletedSeconds,
+      count: config.queue.keepCompletedCount,
+    },
+    removeOnFail: false,
+  };
+}
+
+/** Options of {@link createPublishQueue}. */
+export interface CreatePublishQueueOptions {
+  /** Shared connection (not closed by `queue.close()`). @defaultValue a new one to `config.redis.url` */
+  connection?: Redis;
+}
+
+/** The publish queue (name and prefix from the config) with {@link publishJobOptions}. */
+export function createPublishQueue(
+  config: DualstreamConfig,
+  options: CreatePublishQueueOptions = {},
+): Queue<PublishJobData, PublishJobResult> {
+  return new Queue<PublishJobData, PublishJobResult>(config.queue.name, {
+    connection: options.connection ?? { url: config.redis.url },
+    prefix: config.redis.prefix,
+    defaultJobOptions: publishJobOptions(config),
+  });
+}

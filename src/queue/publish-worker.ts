@@ -1,0 +1,135 @@
+import { EventEmitter } from 'node:events';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DualstreamConfig } from '../config/index.js';
+import type { Logger } from '../logger.js';
+import type { DualstreamMetrics } from '../metrics.js';
+import { createDualPublisher, type DualPublisher } from '../publisher/index.js';
+import { createRedis } from '../redis.js';
+import { KafkaBreaker } from './kafka-breaker.js';
+import { createPublishProcessor, type PublishHooks } from './publish-processor.js';
+import type { PublishJobData, PublishJobResult } from './publish-queue.js';
+
+/** Dependencies of {@link createPublishWorker}; anything omitted is built from the config. */
+export interface PublishWorkerDeps {
+  /** Shared publisher (not closed by the worker). @defaultValue a new one, closed with the worker */
+  publisher?: DualPublisher;
+  logger?: Logger;
+  metrics?: DualstreamMetrics;
+  /** Worker connection; must have `maxRetriesPerRequest: null`. @defaultValue a new, owned one */
+  connection?: Redis;
+  /** @defaultValue `config.queue.concurrency` */
+  concurrency?: number;
+  /** BullMQ `drainDelay` in seconds (blocking wait when the queue is empty). @defaultValue 5 */
+  drainDelay?: number;
+  /** Processor seams (tests, tracing). */
+  hooks?: PublishHooks;
+  /** @defaultValue true */
+  autorun?: boolean;
+}
+
+/**
+ * The publish worker: runs the publish processor with the configured concurrency, cools down
+ * (queue-wide rate limit, no attempt spent) after repeated Kafka failures, probes, and resumes.
+ * Emits `error` for connection and processing errors of the BullMQ worker; without a listener
+ * they are logged.
+ */
+export class PublishWorker extends EventEmitter {
+  /** The underlying BullMQ worker. */
+  readonly worker: Worker<PublishJobData, PublishJobResult>;
+  /** The Kafka cool-down breaker (state readable for health checks). */
+  readonly breaker: KafkaBreaker;
+  private readonly publisher: DualPublisher;
+  private readonly ownsPublisher: boolean;
+  private readonly connection: Redis;
+  private readonly ownsConnection: boolean;
+  private closing: Promise<void> | null = null;
+
+  constructor(config: DualstreamConfig, deps: PublishWorkerDeps = {}) {
+    super();
+    const { logger, metrics } = deps;
+    this.ownsPublisher = deps.publisher === undefined;
+    this.publisher =
+      deps.publisher ??
+      createDualPublisher(config, {
+        ...(logger ? { logger } : {}),
+        ...(metrics ? { metrics } : {}),
+      });
+    this.ownsConnection = deps.connection === undefined;
+    this.connection =
+      deps.connection ??
+      createRedis(config.redis.url, { name: 'dualstream-worker', blocking: true });
+    this.breaker = new KafkaBreaker({
+      failureThreshold: config.kafka.failureThreshold,
+      cooldownMs: config.kafka.cooldownMs,
+    });
+    const processor = createPublishProcessor({
+      publisher: this.publisher,
+      breaker: this.breaker,
+      // worker.rateLimit writes the queue's limiter key, which every worker of the queue honours
+      // (see `limiter` below), so one process's cool-down pauses the whole fleet.
+      rateLimit: (ms) => this.worker.rateLimit(ms),
+      maxPayloadBytes: config.events.maxPayloadBytes,
+      ...(metrics ? { metrics } : {}),
+      ...(logger ? { logger } : {}),
+      ...(deps.hooks ? { hooks: deps.hooks } : {}),
+    });
+    const worker = new Worker<PublishJobData, PublishJobResult>(config.queue.name, processor, {
+      connection: this.connection,
+      prefix: config.redis.prefix,
+      concurrency: deps.concurrency ?? config.queue.concurrency,
+      autorun: deps.autorun ?? true,
+      drainDelay: deps.drainDelay ?? 5,
+      // BullMQ consults the limiter key only when a limiter is configured. A max no real load
+      // reaches makes it inert except when the cool-down sets the key.
+      limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
+      // For jobs added by plain producers without options: keep completed ones for the jobId
+      // de-duplication window. Failed ones are kept (the default) for the operator.
+      removeOnComplete: {
+        age: config.queue.keepCompletedSeconds,
+        count: config.queue.keepCompletedCount,
+      },
+    });
+    this.worker = worker;
+    worker.on('error', (err) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else logger?.error({ err }, 'publish worker error');
+    });
+    worker.on('failed', (job, err) => {
+      if (!job) return;
+      const final =
+        err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+      logger?.[final ? 'error' : 'debug'](
+        { jobId: job.id, attemptsMade: job.attemptsMade, err: { message: err.message } },
+        final ? 'publish job failed for good' : 'publish job failed; will retry',
+      );
+    });
+  }
+
+  /** Whether Kafka and the Pub/Sub Redis answer. */
+  ping(): Promise<{ kafka: boolean; pubsub: boolean }> {
+    return this.publisher.ping();
+  }
+
+  /**
+   * Stop fetching, let active jobs finish, flush the Kafka sink, then disconnect what this
+   * worker created. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.worker.close();
+      if (this.ownsPublisher) await this.publisher.close();
+      if (this.ownsConnection)
+        await this.connection.quit().catch(() => this.connection.disconnect());
+    })();
+    return this.closing;
+  }
+}
+
+/** Create and start a {@link PublishWorker}. */
+export function createPublishWorker(
+  config: DualstreamConfig,
+  deps: PublishWorkerDeps = {},
+): PublishWorker {
+  return new PublishWorker(config, deps);
+}

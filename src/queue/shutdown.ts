@@ -1,0 +1,53 @@
+import type { Logger } from '../logger.js';
+
+/** Something to stop on shutdown: an object with `close()` or a named close function. */
+export type Closeable = { close(): Promise<unknown> } | { name: string; close(): Promise<unknown> };
+
+/** Options of {@link installShutdown}. */
+export interface InstallShutdownOptions {
+  /** @defaultValue `['SIGTERM', 'SIGINT']` */
+  signals?: NodeJS.Signals[];
+  /** Called after everything closed (0) or on a second signal / a close error (1). @defaultValue `process.exit` */
+  exit?: (code: number) => void;
+}
+
+/**
+ * Close `closeables` in order on SIGTERM/SIGINT (workers first: they stop fetching and finish
+ * active jobs; then publishers: they flush; then connections). A second signal exits at once.
+ * Returns a function that removes the handlers.
+ */
+export function installShutdown(
+  closeables: Closeable[],
+  logger: Logger,
+  options: InstallShutdownOptions = {},
+): () => void {
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      exit(1);
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing active jobs, flushing, disconnecting');
+    void (async () => {
+      let code = 0;
+      for (const c of closeables) {
+        try {
+          await c.close();
+        } catch (err) {
+          code = 1;
+          logger.error({ err, part: 'name' in c ? c.name : undefined }, 'error while closing');
+        }
+      }
+      logger.info('shut down');
+      exit(code);
+    })();
+  };
+  for (const s of signals) process.on(s, handler);
+  return () => {
+    for (const s of signals) process.off(s, handler);
+  };
+}
