@@ -1,4 +1,5 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DualstreamError } from '../errors.js';
 import { safeParseEvent, type DualEvent, type KafkaReceipt } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
@@ -19,6 +20,12 @@ export interface PublishProcessorDeps {
   /** Sets the queue-wide rate limit (the worker's `rateLimit`). */
   rateLimit: (ms: number) => Promise<void>;
   maxPayloadBytes: number;
+  /**
+   * The worker's own retry floor for Kafka failures. A job whose producer gave it fewer attempts
+   * (a plain `queue.add` gets BullMQ's default of one) is still tried this many times, with
+   * exponential backoff and jitter, before it stays failed.
+   */
+  retry?: { attempts: number; backoffDelayMs: number };
   metrics?: DualstreamMetrics;
   logger?: Logger;
   hooks?: PublishHooks;
@@ -39,6 +46,7 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
 
   return async function processPublishJob(
     job: Job<PublishJobData, PublishJobResult>,
+    token?: string,
   ): Promise<PublishJobResult> {
     const event = validate(job, deps.maxPayloadBytes, metrics);
 
@@ -62,6 +70,7 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
           }
           return hold(breaker.remainingMs());
         }
+        await retryLaterIfOwed(job, err, deps.retry, token);
         throw err;
       }
       try {
@@ -86,6 +95,31 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
     }
     return { id: event.id, ...receipt, notified };
   };
+}
+
+/**
+ * When BullMQ would fail the job for good (its own attempts are used up) but the worker's retry
+ * floor allows more, move it to delayed ourselves. The count lives in the job data
+ * (`kafkaFailures`), not in BullMQ's counters, because cool-down holds also bump those.
+ */
+async function retryLaterIfOwed(
+  job: Job<PublishJobData, PublishJobResult>,
+  err: unknown,
+  retry: PublishProcessorDeps['retry'],
+  token: string | undefined,
+): Promise<void> {
+  if (!retry || token === undefined) return;
+  if (err instanceof DualstreamError && !err.retriable) return;
+  const lastByJob = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const failures = (Number((job.data as { kafkaFailures?: unknown }).kafkaFailures) || 0) + 1;
+  if (!lastByJob || failures >= retry.attempts) return;
+  const base = retry.backoffDelayMs * 2 ** Math.min(failures - 1, 20);
+  const delay = Math.round(base * (0.5 + Math.random() / 2));
+  await job.updateData({ ...job.data, kafkaFailures: failures } as PublishJobData);
+  await job.moveToDelayed(Date.now() + delay, token);
+  throw new DelayedError(
+    `Kafka write failed (${failures} of ${retry.attempts}); retrying in ${delay} ms`,
+  );
 }
 
 /** The event id of a job without one: stable across retries, no Redis round trip. */

@@ -10,6 +10,8 @@ import type { EventInput, KafkaReceipt } from '../events/index.js';
 export type PublishJobData = EventInput & {
   /** Set by the worker after the Kafka write; a retry with a receipt skips Kafka. */
   receipt?: KafkaReceipt;
+  /** Kafka failures counted by the worker's retry floor (see `JOB_ATTEMPTS`). */
+  kafkaFailures?: number;
 };
 
 /** Return value of a publish job: where the event went. */

@@ -70,6 +70,7 @@ export class PublishWorker extends EventEmitter {
       // (see `limiter` below), so one process's cool-down pauses the whole fleet.
       rateLimit: (ms) => this.worker.rateLimit(ms),
       maxPayloadBytes: config.events.maxPayloadBytes,
+      retry: { attempts: config.queue.attempts, backoffDelayMs: config.queue.backoffDelayMs },
       ...(metrics ? { metrics } : {}),
       ...(logger ? { logger } : {}),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
