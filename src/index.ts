@@ -10,3 +10,5 @@ export { createRedis, type CreateRedisOptions } from './redis.js';
 export { DualstreamMetrics } from './metrics.js';
 export * from './publisher/index.js';
 export * from './queue/index.js';
+export * from './server/index.js';
+export * from './ownership/index.js';

@@ -72,7 +72,10 @@ export interface RequireAuthOptions {
  * valid credentials. With no credentials configured it lets everything through: the caller decides
  * whether that is allowed (see `assertSecureBinding`).
  */
-export function requireAuth(c: ServerCredentials, options: RequireAuthOptions = {}): RequestHandler {
+export function requireAuth(
+  c: ServerCredentials,
+  options: RequireAuthOptions = {},
+): RequestHandler {
   const bearerOnly = options.bearerOnly ?? false;
   const effective: ServerCredentials = bearerOnly ? { token: c.token } : c;
   return (req: Request, res: Response, next: NextFunction) => {
@@ -80,7 +83,9 @@ export function requireAuth(c: ServerCredentials, options: RequireAuthOptions = 
     if (checkAuthorization(req.headers.authorization, effective)) return next();
     res.setHeader(
       'WWW-Authenticate',
-      bearerOnly ? `Bearer realm="${AUTH_REALM}"` : `Basic realm="${AUTH_REALM}", charset="UTF-8"`,
+      effective.user && effective.password
+        ? `Basic realm="${AUTH_REALM}"`
+        : `Bearer realm="${AUTH_REALM}"`,
     );
     res.status(401).json({ error: 'Unauthorized: valid credentials are required' });
   };

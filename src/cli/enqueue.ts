@@ -1,0 +1,136 @@
+import { createReadStream, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
+import { Command, InvalidArgumentError } from 'commander';
+import { BackpressureError } from '../errors.js';
+import { safeParseEvent, type DualEvent } from '../events/index.js';
+import { createRedis } from '../redis.js';
+import { createPublishQueue, enqueueEvents } from '../queue/index.js';
+import { action, EXIT, UsageError } from './errors.js';
+import { addConfigFlags, configFrom } from './options.js';
+import { createProgress } from './progress.js';
+
+const GROUPS = ['connection'] as const;
+
+/** One rejected input line. */
+export interface RejectedLine {
+  line: number;
+  reason: string;
+}
+
+/** Outcome of reading one NDJSON line. */
+export type ParsedLine =
+  { kind: 'blank' } | { kind: 'event'; event: DualEvent } | { kind: 'rejected'; reason: string };
+
+/** Parse one NDJSON line into an event or a readable reason. */
+export function parseNdjsonLine(text: string, maxPayloadBytes: number): ParsedLine {
+  if (text.trim() === '') return { kind: 'blank' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { kind: 'rejected', reason: `malformed JSON: ${(err as Error).message}` };
+  }
+  const r = safeParseEvent(value, { maxPayloadBytes });
+  if (r.success) return { kind: 'event', event: r.event };
+  return {
+    kind: 'rejected',
+    reason: r.error.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '),
+  };
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError('must be a positive whole number');
+  return n;
+}
+
+/** `dualstream enqueue [file]`: NDJSON events from a file or stdin into the publish queue. */
+export function enqueueCommand(): Command {
+  const cmd = new Command('enqueue')
+    .description(
+      'enqueue events from an NDJSON file (or stdin when no file or "-"), one event per line; exit 0 when every line was accepted, 1 when some were rejected',
+    )
+    .argument('[file]', 'NDJSON file; "-" or none reads stdin')
+    .option('--batch-size <n>', 'events per enqueue round trip', positiveInt, 500);
+  addConfigFlags(cmd, ...GROUPS);
+  cmd.action(
+    action(async (file: string | undefined, opts: Record<string, unknown>) => {
+      const config = configFrom(opts, ...GROUPS);
+      const batchSize = opts.batchSize as number;
+      let input: Readable;
+      let totalBytes = 0;
+      if (file && file !== '-') {
+        try {
+          totalBytes = statSync(file).size;
+        } catch (err) {
+          throw new UsageError(
+            `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          );
+        }
+        input = createReadStream(file);
+      } else {
+        input = process.stdin;
+      }
+      const redis = createRedis(config.redis.url, { name: 'dualstream-enqueue' });
+      redis.on('error', () => undefined);
+      const queue = createPublishQueue(config, { connection: redis });
+      const progress = createProgress('enqueue', totalBytes);
+      const rejected: RejectedLine[] = [];
+      let accepted = 0;
+      let duplicates = 0;
+      let batch: DualEvent[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const events = batch;
+        batch = [];
+        for (;;) {
+          try {
+            const result = await enqueueEvents(queue, events, {
+              maxQueueDepth: config.queue.maxQueueDepth,
+              timeoutMs: config.queue.backpressureTimeoutMs,
+            });
+            accepted += result.length;
+            duplicates += result.filter((r) => r.duplicate).length;
+            return;
+          } catch (err) {
+            // A bulk load waits for the workers instead of giving up: the queue drains.
+            if (err instanceof BackpressureError) {
+              await sleep(err.retryAfterMs);
+              continue;
+            }
+            throw err;
+          }
+        }
+      };
+      try {
+        const lines = createInterface({ input, crlfDelay: Infinity });
+        let lineNo = 0;
+        for await (const text of lines) {
+          lineNo += 1;
+          if (totalBytes > 0) progress.increment(Buffer.byteLength(text) + 1);
+          const parsed = parseNdjsonLine(text, config.events.maxPayloadBytes);
+          if (parsed.kind === 'event') batch.push(parsed.event);
+          else if (parsed.kind === 'rejected')
+            rejected.push({ line: lineNo, reason: parsed.reason });
+          if (batch.length >= batchSize) await flush();
+        }
+        await flush();
+      } finally {
+        progress.stop();
+        await queue.close().catch(() => undefined);
+        await redis.quit().catch(() => undefined);
+      }
+      process.stdout.write(
+        `enqueued ${accepted} event${accepted === 1 ? '' : 's'}` +
+          (duplicates ? ` (${duplicates} already enqueued before: no-op)` : '') +
+          `, rejected ${rejected.length} line${rejected.length === 1 ? '' : 's'}\n`,
+      );
+      for (const r of rejected) process.stdout.write(`  line ${r.line}: ${r.reason}\n`);
+      return rejected.length > 0 ? EXIT.failure : EXIT.ok;
+    }),
+  );
+  return cmd;
+}

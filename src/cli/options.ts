@@ -1,0 +1,135 @@
+import { Option, type Command } from 'commander';
+import { loadConfig, type DualstreamConfig, type EnvVar } from '../config/index.js';
+
+/** A command-line flag that overrides one environment variable. */
+interface ConfigFlag {
+  flags: string;
+  variable: EnvVar;
+  description: string;
+  /** Boolean switch (no value): sets the variable to `1`. */
+  switch?: boolean;
+}
+
+/** Connection flags shared by every command that talks to Kafka or Redis. */
+const CONNECTION_FLAGS: ConfigFlag[] = [
+  {
+    flags: '--kafka-brokers <list>',
+    variable: 'KAFKA_BROKERS',
+    description: 'Kafka brokers, host:port,... (KAFKA_BROKERS)',
+  },
+  { flags: '--topic <name>', variable: 'KAFKA_TOPIC', description: 'Kafka topic (KAFKA_TOPIC)' },
+  {
+    flags: '--redis-url <url>',
+    variable: 'REDIS_URL',
+    description: 'Redis holding the queues (REDIS_URL)',
+  },
+  {
+    flags: '--pubsub-redis-url <url>',
+    variable: 'PUBSUB_REDIS_URL',
+    description: 'Redis for Pub/Sub notifications (PUBSUB_REDIS_URL)',
+  },
+  {
+    flags: '--queue <name>',
+    variable: 'DUALSTREAM_QUEUE',
+    description: 'publish queue name (DUALSTREAM_QUEUE)',
+  },
+  {
+    flags: '--prefix <prefix>',
+    variable: 'DUALSTREAM_PREFIX',
+    description: 'BullMQ key prefix (DUALSTREAM_PREFIX)',
+  },
+  {
+    flags: '--log-level <level>',
+    variable: 'LOG_LEVEL',
+    description: 'fatal|error|warn|info|debug|trace|silent (LOG_LEVEL)',
+  },
+];
+
+/** Flags of the processes that run a worker. */
+const WORKER_FLAGS: ConfigFlag[] = [
+  {
+    flags: '--concurrency <n>',
+    variable: 'WORKER_CONCURRENCY',
+    description: 'jobs processed in parallel (WORKER_CONCURRENCY)',
+  },
+];
+
+/** Flags of the ingester. */
+const INGEST_FLAGS: ConfigFlag[] = [
+  {
+    flags: '--service <name>',
+    variable: 'DUALSTREAM_SERVICE',
+    description: 'stream-ownership service name (DUALSTREAM_SERVICE)',
+  },
+];
+
+/** Flags of the HTTP server. */
+const SERVER_FLAGS: ConfigFlag[] = [
+  { flags: '--host <host>', variable: 'HOST', description: 'address to bind (HOST)' },
+  { flags: '--port <port>', variable: 'PORT', description: 'port to listen on, 0 = any (PORT)' },
+  {
+    flags: '--insecure',
+    variable: 'DUALSTREAM_INSECURE',
+    description: 'serve without credentials; only allowed on a loopback host (DUALSTREAM_INSECURE)',
+    switch: true,
+  },
+];
+
+/** Which groups of flags a command takes. */
+export type FlagGroup = 'connection' | 'worker' | 'ingest' | 'server';
+
+const GROUPS: Record<FlagGroup, ConfigFlag[]> = {
+  connection: CONNECTION_FLAGS,
+  worker: WORKER_FLAGS,
+  ingest: INGEST_FLAGS,
+  server: SERVER_FLAGS,
+};
+
+function attributeName(flags: string): string {
+  const long = /--([a-z0-9-]+)/.exec(flags)?.[1] ?? flags;
+  return long.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** Add the config flags of the given groups to a command. */
+export function addConfigFlags(command: Command, ...groups: FlagGroup[]): Command {
+  for (const g of groups) {
+    for (const f of GROUPS[g]) command.addOption(new Option(f.flags, f.description));
+  }
+  return command;
+}
+
+/** Turn parsed flags into config overrides (flag wins over the environment variable). */
+export function overridesFrom(
+  opts: Record<string, unknown>,
+  ...groups: FlagGroup[]
+): Partial<Record<EnvVar, string>> {
+  const out: Partial<Record<EnvVar, string>> = {};
+  for (const g of groups) {
+    for (const f of GROUPS[g]) {
+      const v = opts[attributeName(f.flags)];
+      if (v === undefined) continue;
+      out[f.variable] = f.switch ? (v ? '1' : '0') : String(v);
+    }
+  }
+  return out;
+}
+
+/** Load the configuration from `process.env` with the command's flags as overrides. */
+export function configFrom(
+  opts: Record<string, unknown>,
+  ...groups: FlagGroup[]
+): DualstreamConfig {
+  return loadConfig(process.env, overridesFrom(opts, ...groups));
+}
+
+/** Parse a duration such as `500ms`, `30s`, `5m`, `2h`, `1d` (a bare number is milliseconds). */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) {
+    throw new Error(`invalid duration "${text}": use e.g. 500ms, 30s, 5m, 2h or 1d`);
+  }
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
+  return Math.round(n * factor);
+}

@@ -1,0 +1,52 @@
+export {
+  LBS_FIELD,
+  lbsKey,
+  lbsGroup,
+  ingestGroup,
+  ownershipQueueName,
+  lockKey,
+  metaKey,
+  claimJobId,
+} from './keys.js';
+export {
+  addStream,
+  addStreams,
+  parseLbsEntry,
+  lbsPayload,
+  type LbsEntry,
+  type StreamInfo,
+} from './lbs.js';
+export {
+  StreamOwnershipClient,
+  defaultConsumerId,
+  type StreamOwnershipClientOptions,
+  type StreamOwnershipEvents,
+  type OwnershipNotification,
+  type StreamAddedNotification,
+  type StreamClaimedNotification,
+  type StreamExpiredNotification,
+  type StreamDisownedNotification,
+  type ClaimJobData,
+  type ClaimResult,
+  type ClaimReason,
+  type SweepResult,
+} from './stream-ownership-client.js';
+export { StreamLease } from './stream-lease.js';
+export {
+  LockExtender,
+  type LockExtenderOptions,
+  type LockExtenderEvents,
+} from './lock-extender.js';
+export {
+  mergeKeyspaceFlags,
+  enableExpiredEvents,
+  type KeyspaceSetup,
+} from './keyspace-listener.js';
+export { createIngester, type Ingester, type IngesterDeps } from './ingester.js';
+export {
+  EVENT_FIELD,
+  deriveEventId,
+  entryToPublishJob,
+  type PublishJobSpec,
+} from './ingest-job.js';
+export { findOrphans, type Orphan } from './find-orphans.js';

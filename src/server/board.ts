@@ -1,0 +1,62 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import type { Router } from 'express';
+
+/** Path Bull Board is mounted at. */
+export const BOARD_PATH = '/admin/queues';
+
+/** One queue shown on the board, with the text shown next to its name. */
+export interface BoardQueue {
+  queue: Queue;
+  /** Shown under the queue name. */
+  description?: string;
+}
+
+interface JobJson {
+  name?: string;
+  data?: unknown;
+}
+
+// The publish job's data is the event, possibly wrapped by the worker's resumable steps
+// (`{ event, receipt }`); read the source from either shape so the list stays readable.
+function sourceOf(data: unknown): string | undefined {
+  if (data === null || typeof data !== 'object') return undefined;
+  const d = data as Record<string, unknown>;
+  const event =
+    typeof d.sourceType === 'string' ? d : (d.event as Record<string, unknown> | undefined);
+  if (!event || typeof event.sourceType !== 'string' || typeof event.sourceId !== 'string') {
+    return undefined;
+  }
+  return `${event.sourceType}/${event.sourceId}`;
+}
+
+/**
+ * Build the Bull Board router for the given queues. Job names on the publish queue are the event
+ * type; the board shows them as `type — sourceType/sourceId` so an operator can tell failed
+ * publishes apart without opening each one.
+ */
+export function createBoardRouter(queues: BoardQueue[]): Router {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(BOARD_PATH);
+  const adapters = queues.map(({ queue, description }) => {
+    const adapter = new BullMQAdapter(queue, {
+      description: description ?? '',
+      allowRetries: true,
+    });
+    adapter.setFormatter('name', (job: JobJson) => {
+      const source = sourceOf(job.data);
+      const name = job.name ?? '';
+      return source ? `${name} — ${source}` : name;
+    });
+    return adapter;
+  });
+  createBullBoard({
+    queues: adapters,
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'dualstream' } },
+  });
+  // getRouter() is typed `any` by @bull-board/express; it is an express Router.
+  return serverAdapter.getRouter() as Router;
+}

@@ -1,0 +1,119 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Queue } from 'bullmq';
+import type { DualstreamConfig } from '../config/index.js';
+import { BackpressureError, EventValidationError } from '../errors.js';
+import { safeParseEvent, type DualEvent } from '../events/index.js';
+import type { DualstreamMetrics } from '../metrics.js';
+import type { Logger } from '../logger.js';
+
+/** Path of the ingest endpoint. */
+export const EVENTS_PATH = '/v1/events';
+
+/** One accepted event in the 202 answer. */
+export interface AcceptedEvent {
+  id: string;
+  /** True when an event with this id was already enqueued (idempotent no-op). */
+  duplicate: boolean;
+}
+
+/** One validation problem in the 400 answer; `index` is set when the body was an array. */
+export interface ApiIssue {
+  index?: number;
+  path: string;
+  message: string;
+  code: string;
+}
+
+/** The enqueue function the route uses (`enqueueEvents` of the queue module). */
+export type EnqueueEventsFn = (
+  queue: Queue,
+  inputs: DualEvent[],
+  options: { maxQueueDepth: number; timeoutMs: number },
+) => Promise<AcceptedEvent[]>;
+
+/** Dependencies of {@link createEventsRouter}. */
+export interface EventsRouteDeps {
+  config: DualstreamConfig;
+  publishQueue: Queue;
+  enqueueEvents: EnqueueEventsFn;
+  metrics?: DualstreamMetrics;
+  logger: Logger;
+}
+
+/**
+ * `POST /v1/events`: one event or an array. The whole body is validated before anything is
+ * enqueued, so an array with one bad event enqueues nothing (400 names every bad index); the
+ * client can fix and resend the same array, and the idempotent ids make the resend safe.
+ */
+export function createEventsRouter(deps: EventsRouteDeps): Router {
+  const router = express.Router();
+  const { config, metrics } = deps;
+  router.post(
+    '/',
+    (req: Request, res: Response, next: NextFunction) => {
+      if (!req.is('application/json')) {
+        res.status(415).json({ error: 'Content-Type must be application/json' });
+        return;
+      }
+      next();
+    },
+    express.json({ limit: config.server.bodyLimitBytes, strict: false }),
+    async (req: Request, res: Response) => {
+      const body: unknown = req.body;
+      if (body === undefined) {
+        res
+          .status(400)
+          .json({ error: 'Request body is empty: send one event or an array of events as JSON' });
+        return;
+      }
+      const inputs = Array.isArray(body) ? body : [body];
+      if (inputs.length === 0) {
+        res.status(400).json({ error: 'Request body is an empty array: send at least one event' });
+        return;
+      }
+      const issues: ApiIssue[] = [];
+      const events: DualEvent[] = [];
+      let rejected = 0;
+      inputs.forEach((input, index) => {
+        const r = safeParseEvent(input, { maxPayloadBytes: config.events.maxPayloadBytes });
+        if (r.success) {
+          events.push(r.event);
+          return;
+        }
+        rejected += 1;
+        for (const issue of r.error.issues) {
+          issues.push(Array.isArray(body) ? { index, ...issue } : { ...issue });
+        }
+      });
+      if (issues.length > 0) {
+        metrics?.eventsRejected.inc({ entry: 'http' }, rejected);
+        res.status(400).json({
+          error: `Invalid event${rejected === 1 ? '' : 's'}: nothing was enqueued`,
+          issues,
+        });
+        return;
+      }
+      try {
+        const accepted = await deps.enqueueEvents(deps.publishQueue, events, {
+          maxQueueDepth: config.queue.maxQueueDepth,
+          timeoutMs: config.queue.backpressureTimeoutMs,
+        });
+        metrics?.eventsAccepted.inc({ entry: 'http' }, accepted.length);
+        res.status(202).json({ accepted });
+      } catch (err) {
+        if (err instanceof BackpressureError) {
+          res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+          res.status(503).json({ error: err.message, retryAfterMs: err.retryAfterMs });
+          return;
+        }
+        if (err instanceof EventValidationError) {
+          metrics?.eventsRejected.inc({ entry: 'http' }, events.length);
+          res.status(400).json({ error: err.message, issues: err.issues });
+          return;
+        }
+        throw err;
+      }
+    },
+  );
+  return router;
+}

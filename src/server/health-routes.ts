@@ -1,0 +1,124 @@
+import express, { type Request, type Response, type Router } from 'express';
+import type { Queue } from 'bullmq';
+import type { DualstreamMetrics } from '../metrics.js';
+import type { Logger } from '../logger.js';
+
+/** A named readiness check: resolves true when the dependency is reachable. */
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<boolean>;
+}
+
+/** Result of one readiness check in the `/readyz` answer. */
+export interface CheckResult {
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+/** Readiness checks fail after this long, so a hung dependency cannot hang the probe. */
+export const READINESS_TIMEOUT_MS = 2000;
+
+/** Queue states exported as `dualstream_queue_jobs{queue,state}`. */
+export const QUEUE_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'failed',
+  'completed',
+] as const;
+
+async function runCheck(c: ReadinessCheck, timeoutMs: number): Promise<CheckResult> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ok = await Promise.race([
+      c.check(),
+      new Promise<boolean>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { ok, ms: Date.now() - started, ...(ok ? {} : { error: 'not reachable' }) };
+  } catch (err) {
+    return { ok: false, ms: Date.now() - started, error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Run every check in parallel; the map is keyed by check name. */
+export async function runReadiness(
+  checks: ReadinessCheck[],
+  timeoutMs = READINESS_TIMEOUT_MS,
+): Promise<{ ready: boolean; checks: Record<string, CheckResult> }> {
+  const results = await Promise.all(checks.map((c) => runCheck(c, timeoutMs)));
+  const out: Record<string, CheckResult> = {};
+  checks.forEach((c, i) => {
+    out[c.name] = results[i] ?? { ok: false, ms: 0, error: 'not run' };
+  });
+  return { ready: results.every((r) => r.ok), checks: out };
+}
+
+/** Set the queue-depth gauge from `getJobCounts` of each queue. */
+export async function refreshQueueDepth(
+  metrics: DualstreamMetrics,
+  queues: Queue[],
+  timeoutMs = READINESS_TIMEOUT_MS,
+): Promise<void> {
+  await Promise.all(
+    queues.map(async (queue) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const counts = await Promise.race([
+          queue.getJobCounts(...QUEUE_STATES),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('getJobCounts timed out')), timeoutMs);
+          }),
+        ]);
+        for (const state of QUEUE_STATES) {
+          metrics.queueDepth.set({ queue: queue.name, state }, counts[state] ?? 0);
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+}
+
+/** Dependencies of {@link createHealthRouter}. */
+export interface HealthRouteDeps {
+  checks: ReadinessCheck[];
+  metrics: DualstreamMetrics;
+  queues: Queue[];
+  logger: Logger;
+  /** Middleware guarding `/metrics` (bearer token when configured). */
+  metricsGuard: express.RequestHandler;
+}
+
+/** `/healthz` (process alive), `/readyz` (dependencies reachable) and `/metrics`. */
+export function createHealthRouter(deps: HealthRouteDeps): Router {
+  const router = express.Router();
+  router.get('/healthz', (_req: Request, res: Response) => {
+    res.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
+  });
+  router.get('/readyz', async (_req: Request, res: Response) => {
+    const result = await runReadiness(deps.checks);
+    res.status(result.ready ? 200 : 503).json({
+      status: result.ready ? 'ready' : 'not ready',
+      checks: result.checks,
+    });
+  });
+  router.get('/metrics', deps.metricsGuard, async (_req: Request, res: Response) => {
+    try {
+      await refreshQueueDepth(deps.metrics, deps.queues);
+    } catch (err) {
+      // Serve the other metrics anyway: a scrape must not fail because Redis is slow.
+      deps.logger.warn({ err }, 'could not refresh queue depth for /metrics');
+    }
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+  return router;
+}

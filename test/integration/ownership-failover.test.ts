@@ -1,0 +1,222 @@
+// Failover with real processes, real Redis and real Kafka: an owner is killed (SIGKILL) or stalled
+// (SIGSTOP past its TTL, then SIGCONT) while its streams keep receiving entries. Another process
+// takes each stream over, the stalled one is fenced, and every entry reaches Kafka exactly once.
+import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deriveEventId } from '../../src/ownership/index.js';
+import { createPublishWorker, type PublishWorker } from '../../src/queue/index.js';
+import { createTopic, deleteTopics, readTopic } from '../helpers/pipeline-kit.js';
+import {
+  Fleet,
+  REDIS_URL,
+  cleanupService,
+  ownershipConfig,
+  ownershipEnv,
+  sleep,
+  uniqService,
+  type FleetChild,
+} from '../helpers/ownership-kit.js';
+
+const TTL = 1000;
+const STREAMS = 9;
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse())
+    await c().catch((err: unknown) => console.error(err));
+}, 60_000);
+
+/** Writes one event to every stream every `everyMs`, remembering the ids it expects in Kafka. */
+function startProducer(redis: Redis, streams: string[], everyMs = 25) {
+  const expected: string[] = [];
+  let n = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const pipeline = redis.pipeline();
+      for (const s of streams) {
+        const event = { type: 'test.tick', sourceType: 'stream', sourceId: s, payload: { n } };
+        pipeline.xadd(s, '*', 'event', JSON.stringify(event));
+      }
+      n += 1;
+      const res = (await pipeline.exec()) ?? [];
+      res.forEach(([err, id], i) => {
+        if (err) throw err;
+        expected.push(deriveEventId(streams[i] ?? '', String(id)));
+      });
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    expected,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+async function setup() {
+  const service = uniqService();
+  const env = { LOCK_TTL_MS: String(TTL), SWEEP_INTERVAL_MS: '1000', FENCE_PROBE: '1' };
+  const config = ownershipConfig(service, env);
+  const redis = new Redis(REDIS_URL);
+  const fleet = new Fleet(ownershipEnv(service, env));
+  const names = Array.from({ length: STREAMS }, (_, i) => `${service}-d${i}`);
+  await createTopic(config.kafka.topic);
+  const publish: { worker?: PublishWorker } = {};
+  const queue = new Queue(config.queue.name, {
+    connection: { url: REDIS_URL },
+    prefix: config.redis.prefix,
+  });
+  cleanups.push(async () => {
+    await fleet.closeAll();
+    await publish.worker?.close();
+    await queue.close();
+    await cleanupService(service, config);
+    await deleteTopics(config.kafka.topic);
+    redis.disconnect();
+  });
+  await fleet.spawn(3);
+  await Promise.all(
+    names.map((name) =>
+      redis.xadd(
+        `${service}-input`,
+        '*',
+        'lbs-input',
+        JSON.stringify({ DataStreamName: name, Info: {} }),
+      ),
+    ),
+  );
+  await fleet.waitFor(() => fleet.of('StreamAdded').length >= STREAMS, 30_000, 'streams added');
+  publish.worker = createPublishWorker(config, { concurrency: 32, drainDelay: 1 });
+  publish.worker.on('error', () => undefined);
+  return { service, config, redis, fleet, names, queue };
+}
+
+/** The process owning the most streams (at least one). */
+function busiest(fleet: Fleet): FleetChild {
+  const sorted = [...fleet.children].sort((a, b) => fleet.ownedBy(b).size - fleet.ownedBy(a).size);
+  const c = sorted[0];
+  if (!c || fleet.ownedBy(c).size === 0) throw new Error('no owner');
+  return c;
+}
+
+/** Wait until every expected event was published, then check Kafka holds each exactly once. */
+async function expectExactlyOnceInKafka(
+  queue: Queue,
+  topic: string,
+  expected: string[],
+): Promise<void> {
+  const deadline = Date.now() + 45_000;
+  while ((await queue.getCompletedCount()) < expected.length && Date.now() < deadline)
+    await sleep(250);
+  const counts = await queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed');
+  const records = await readTopic(topic);
+  const seen = new Map<string, number>();
+  for (const r of records) {
+    const id = (JSON.parse(r.value) as { id: string }).id;
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+  }
+  const missing = expected.filter((id) => !seen.has(id));
+  const twice = [...seen].filter(([, n]) => n > 1);
+  console.log(
+    `kafka: ${records.length} records for ${expected.length} entries, ${missing.length} missing, ${twice.length} duplicated; jobs ${JSON.stringify(counts)}`,
+  );
+  expect(missing).toEqual([]);
+  expect(twice).toEqual([]);
+  expect(records.length).toBe(expected.length);
+}
+
+describe('failover of stream owners', () => {
+  it('kill -9: another process owns each stream within TTL + 1 s and Kafka gets every entry once', async () => {
+    const { redis, fleet, names, queue, config } = await setup();
+    const producer = startProducer(redis, names);
+    await sleep(1000);
+    const victim = busiest(fleet);
+    const theirs = fleet.ownedBy(victim);
+    const before = fleet.messages.length;
+    const killedAt = Date.now();
+    victim.proc.kill('SIGKILL');
+    const claims = () =>
+      fleet.messages
+        .slice(before)
+        .filter((m) => m.type === 'StreamClaimed' && m.stream && theirs.has(m.stream));
+    await fleet.waitFor(
+      () => new Set(claims().map((m) => m.stream)).size >= theirs.size,
+      15_000,
+      'claims',
+    );
+    await sleep(1000);
+    await producer.stop();
+
+    const byStream = new Map<string, number>();
+    for (const m of claims())
+      if (m.stream && !byStream.has(m.stream)) byStream.set(m.stream, m.at - killedAt);
+    const worst = Math.max(...byStream.values());
+    console.log(
+      `kill -9 of ${victim.name} (${theirs.size} streams): taken over after ${[...byStream.values()].join(', ')} ms; reasons ${[...new Set(claims().map((m) => m.reason))].join(',')}`,
+    );
+    expect(claims().every((m) => m.child !== victim.name)).toBe(true);
+    expect(worst).toBeLessThanOrEqual(TTL + 1000);
+    await expectExactlyOnceInKafka(queue, config.kafka.topic, producer.expected);
+  });
+
+  it('SIGSTOP past the TTL: others take over, the woken owner is disowned and fenced, nothing lost or doubled', async () => {
+    const { redis, fleet, names, queue, config } = await setup();
+    const producer = startProducer(redis, names);
+    await sleep(1000);
+    const victim = busiest(fleet);
+    const theirs = fleet.ownedBy(victim);
+    const before = fleet.messages.length;
+    victim.proc.kill('SIGSTOP');
+    const claims = () =>
+      fleet.messages
+        .slice(before)
+        .filter((m) => m.type === 'StreamClaimed' && m.stream && theirs.has(m.stream));
+    await fleet.waitFor(
+      () => new Set(claims().map((m) => m.stream)).size >= theirs.size,
+      15_000,
+      'claims',
+    );
+    await sleep(300);
+    victim.proc.kill('SIGCONT');
+    const disowned = () =>
+      fleet.of('StreamDisowned', victim).filter((m) => m.stream && theirs.has(m.stream));
+    const probes = () => fleet.of('fence-probe', victim);
+    await fleet.waitFor(
+      () =>
+        new Set(disowned().map((m) => m.stream)).size >= theirs.size &&
+        probes().length >= 2 * theirs.size,
+      15_000,
+      'disowned and fenced',
+    );
+    await sleep(1000);
+    await producer.stop();
+
+    console.log(
+      `SIGSTOP of ${victim.name} (${theirs.size} streams): disowned because ${[...new Set(disowned().map((m) => m.reason))].join('; ')}`,
+    );
+    expect(claims().every((m) => m.child !== victim.name)).toBe(true);
+    expect(new Set(disowned().map((m) => m.stream))).toEqual(theirs);
+    // The stale owner's XACK (Lua, atomic) and its pre-enqueue check are refused by Redis.
+    expect(
+      probes()
+        .filter((p) => p.op === 'ack')
+        .every((p) => p.error === 'FencingError'),
+    ).toBe(true);
+    expect(
+      probes()
+        .filter((p) => p.op === 'enqueue')
+        .every((p) => p.error === 'FencingError'),
+    ).toBe(true);
+    expect(new Set(probes().map((p) => p.op))).toEqual(new Set(['ack', 'enqueue']));
+    // It keeps running and owns none of its old streams.
+    fleet.send(victim, { cmd: 'owned' });
+    await fleet.waitFor(() => fleet.of('owned', victim).length > 0, 10_000, 'owned reply');
+    const ownedNow = fleet.of('owned', victim).at(-1)?.streams ?? [];
+    expect(ownedNow.filter((s) => theirs.has(s))).toEqual([]);
+    await expectExactlyOnceInKafka(queue, config.kafka.topic, producer.expected);
+  });
+});
