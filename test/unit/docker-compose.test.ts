@@ -98,6 +98,9 @@ describe('docker-compose.yml', () => {
       true,
     );
     expect(grafana.volumes?.some((v) => v.startsWith('./dashboards:'))).toBe(true);
+    expect(grafana.volumes).toContain(
+      './dashboards/grafana/provisioning:/etc/grafana/provisioning:ro',
+    );
     for (const name of ['kafka', 'redis', 'app']) expect(service(name).profiles).toBeUndefined();
   });
 
