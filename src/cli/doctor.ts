@@ -1,7 +1,7 @@
 import { Command } from 'commander';
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
+import { createKafkaClient } from '../publisher/kafka-client.js';
 import { createRedis } from '../redis.js';
 import { action, EXIT } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
@@ -161,16 +161,11 @@ async function redisChecks(url: string, label: string, full: boolean): Promise<C
 }
 
 async function kafkaChecks(config: DualstreamConfig): Promise<CheckLine[]> {
-  const kafka = new Kafka({
-    clientId: `${config.kafka.clientId}-doctor`,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    // Our config names the same three mechanisms kafkajs accepts.
-    ...(config.kafka.sasl ? { sasl: config.kafka.sasl as SASLOptions } : {}),
+  const kafka = createKafkaClient(config.kafka, {
+    clientIdSuffix: 'doctor',
     connectionTimeout: 2000,
     requestTimeout: 5000,
     retry: { retries: 1 },
-    logLevel: logLevel.NOTHING,
   });
   const admin = kafka.admin();
   const lines: CheckLine[] = [];

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { DualstreamConfig } from '../config/index.js';
 import { decodeEvent } from '../events/index.js';
 import { silentLogger } from '../logger.js';
+import { createKafkaClient } from '../publisher/kafka-client.js';
 import { RedisNotifier } from '../publisher/redis-notifier.js';
 import { createRedis } from '../redis.js';
 import { action, EXIT, UsageError } from './errors.js';
@@ -72,14 +73,7 @@ export function planRanges(
 }
 
 function kafkaFor(config: DualstreamConfig): Kafka {
-  return new Kafka({
-    clientId: `${config.kafka.clientId}-replay`,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    // Our config names the same three mechanisms kafkajs accepts.
-    ...(config.kafka.sasl ? { sasl: config.kafka.sasl as SASLOptions } : {}),
-    logLevel: logLevel.NOTHING,
-  });
+  return createKafkaClient(config.kafka, { clientIdSuffix: 'replay' });
 }
 
 function isoTimeArg(v: string): number {

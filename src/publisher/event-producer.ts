@@ -1,5 +1,4 @@
 import {
-  Kafka,
   Partitioners,
   logLevel as KafkaLogLevel,
   type ICustomPartitioner,
@@ -9,12 +8,12 @@ import {
   type Producer,
   type RecordMetadata,
   type RetryOptions,
-  type SASLOptions,
 } from 'kafkajs';
 import type { KafkaConnectionConfig } from '../config/index.js';
 import { KafkaPublishError } from '../errors.js';
 import type { EventRecord, KafkaReceipt } from '../events/index.js';
 import type { Logger } from '../logger.js';
+import { createKafkaClient } from './kafka-client.js';
 
 /**
  * The smallest Kafka client surface the pipeline needs. kafkajs is unmaintained and has no
@@ -77,12 +76,7 @@ export function createKafkajsProducer(
 ): EventProducer {
   const logger = options.logger;
   const retry = options.retry ?? { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 };
-  const kafka = new Kafka({
-    clientId: config.clientId,
-    brokers: config.brokers,
-    ssl: config.ssl,
-    // The config's union of mechanisms is one object type; kafkajs wants a discriminated union.
-    ...(config.sasl ? { sasl: config.sasl as SASLOptions } : {}),
+  const kafka = createKafkaClient(config, {
     connectionTimeout: options.connectionTimeout ?? 3000,
     // Also bounds (re)connecting, so a send during an outage fails within the same budget.
     retry,
@@ -166,11 +160,8 @@ export function createKafkajsProducer(
         });
       } catch (err) {
         broken = true;
-        // kafkajs marks "retries exhausted" non-retriable for itself; for the job it is retriable.
-        const e = err as { name?: string; retriable?: boolean };
-        const retriable = e.name === 'KafkaJSNumberOfRetriesExceeded' || e.retriable !== false;
         throw new KafkaPublishError(`Kafka produce failed: ${(err as Error).message}`, {
-          retriable,
+          retriable: isRetriableKafkaError(err),
           cause: err,
         });
       }
@@ -230,4 +221,25 @@ function receiptsFor(
     next.set(k, offset + 1n);
     return { topic: r.topic, partition, offset: offset.toString() };
   });
+}
+
+/**
+ * Whether a failed send may succeed later. kafkajs' retry module gives up by rejecting with a
+ * `KafkaJSNonRetriableError` whose `cause` is the real error, e.g. a retriable
+ * `KafkaJSConnectionError` while the broker restarts; and "retries exhausted" is non-retriable
+ * for kafkajs but not for a job. So the whole cause chain decides: retriable when any link is
+ * retriable or is an exhausted retry; not retriable when every kafkajs link says so (a record
+ * the broker refuses, e.g. too large).
+ */
+export function isRetriableKafkaError(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  let sawVerdict = false;
+  for (let e: unknown = err; e instanceof Error && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    const { name, retriable } = e as Error & { retriable?: unknown };
+    if (name === 'KafkaJSNumberOfRetriesExceeded' || retriable === true) return true;
+    if (retriable === false) sawVerdict = true;
+  }
+  // Errors that are not kafkajs' (sockets, timeouts of our own) carry no verdict: retry them.
+  return !sawVerdict;
 }

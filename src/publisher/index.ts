@@ -1,5 +1,7 @@
+export { createKafkaClient, type KafkaClientOptions } from './kafka-client.js';
 export {
   createKafkajsProducer,
+  isRetriableKafkaError,
   type EventProducer,
   type KafkajsProducerOptions,
 } from './event-producer.js';

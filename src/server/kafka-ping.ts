@@ -1,5 +1,6 @@
-import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import type { DualstreamConfig } from '../config/index.js';
+import { createKafkaClient } from '../publisher/kafka-client.js';
 
 /** A Kafka reachability check backed by one admin client, for processes without a publisher. */
 export interface KafkaPing {
@@ -12,16 +13,11 @@ export interface KafkaPing {
  * metadata. Used by `/readyz` in the `board` command, where no publisher runs.
  */
 export function createKafkaPing(config: Pick<DualstreamConfig, 'kafka'>): KafkaPing {
-  const kafka = new Kafka({
-    clientId: `${config.kafka.clientId}-ping`,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    // Our config names the same three mechanisms kafkajs accepts.
-    ...(config.kafka.sasl ? { sasl: config.kafka.sasl as SASLOptions } : {}),
+  const kafka = createKafkaClient(config.kafka, {
+    clientIdSuffix: 'ping',
     connectionTimeout: 1000,
     requestTimeout: 2000,
     retry: { retries: 0 },
-    logLevel: logLevel.NOTHING,
   });
   let admin: Admin | undefined;
   return {
