@@ -6,6 +6,8 @@ import { infraDown, infraUp } from '../scripts/infra.mjs';
 const log = (line: string): void => console.log(`[infra] ${line}`);
 
 export default async function setup(): Promise<() => Promise<void>> {
+  // `npm run test:unit` needs no services (and `npm start` honours the same variable).
+  if (process.env.DUALSTREAM_SKIP_INFRA === '1') return async () => undefined;
   const started = Date.now();
   // Progress lines only matter when something is being downloaded or started.
   const lines: string[] = [];

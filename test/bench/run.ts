@@ -2,7 +2,10 @@
 //   1. raw kafkajs: `send` of the same events in batches of 500 (the ceiling for this client);
 //   2. pipeline: enqueueEvents (addBulk, chunks of 1000) while the PublishWorker runs, timed from
 //      the first enqueue until every job completed (Kafka acked and notified);
-//   3. naive: a BullMQ worker that awaits one kafkajs `send` and one PUBLISH per job.
+//   3. naive: a BullMQ worker that awaits one kafkajs `send` and one PUBLISH per job;
+//   4. BullMQ floor: the same addBulk enqueue and a worker whose processor does nothing. No
+//      per-event BullMQ pipeline can beat it on this machine, so pipeline / floor shows what our
+//      processing costs on top of BullMQ itself.
 // Prints a table with events/s and the ratios. Unique topics and queues, removed afterwards.
 //
 //   npm run bench                      # 100 000 events (naive: 5 000)
@@ -156,6 +159,33 @@ async function benchNaive(): Promise<number> {
   return NAIVE_N / s;
 }
 
+async function benchBullmqFloor(): Promise<number> {
+  const name = `${run}-floor`;
+  queues.push(name);
+  const conn = createRedis(REDIS_URL, { blocking: true });
+  const queue = new Queue(name, { connection: { url: REDIS_URL } });
+  const worker = new Worker(name, async () => ({ ok: true }), {
+    connection: conn,
+    concurrency: CONCURRENCY,
+    drainDelay: 1,
+    removeOnComplete: { age: 86_400 },
+  });
+  await worker.waitUntilReady();
+  const events = makeEvents('floor', N);
+  const t0 = performance.now();
+  for (let i = 0; i < events.length; i += 1000) {
+    await queue.addBulk(
+      events.slice(i, i + 1000).map((e) => ({ name: e.type, data: e, opts: { jobId: e.id } })),
+    );
+  }
+  await waitCompleted(queue, N);
+  const s = (performance.now() - t0) / 1000;
+  await worker.close();
+  await queue.close();
+  await conn.quit();
+  return N / s;
+}
+
 async function cleanup(): Promise<void> {
   for (const name of queues) {
     const q = new Queue(name, { connection: { url: REDIS_URL } });
@@ -183,6 +213,8 @@ async function main(): Promise<void> {
     console.log(`  pipeline done:    ${fmt(pipe.eps)} ev/s`);
     const naive = await benchNaive();
     console.log(`  naive done:       ${fmt(naive)} ev/s`);
+    const floor = await benchBullmqFloor();
+    console.log(`  BullMQ floor done:${fmt(floor)} ev/s`);
     console.log('');
     console.log('| run                                   | events  |  events/s  |');
     console.log('|---------------------------------------|---------|------------|');
@@ -198,9 +230,15 @@ async function main(): Promise<void> {
     console.log(
       `| naive worker (send + PUBLISH per job) | ${String(NAIVE_N).padStart(7)} | ${fmt(naive)} |`,
     );
+    console.log(
+      `| BullMQ floor (no-op processor)        | ${String(N).padStart(7)} | ${fmt(floor)} |`,
+    );
     console.log('');
     console.log(`pipeline / raw   = ${(pipe.eps / raw).toFixed(2)}  (target >= 0.5)`);
     console.log(`pipeline / naive = ${(pipe.eps / naive).toFixed(1)}  (target >= 5)`);
+    console.log(
+      `pipeline / BullMQ floor = ${(pipe.eps / floor).toFixed(2)}  (1.0 = no cost beyond BullMQ)`,
+    );
   } finally {
     await cleanup();
   }
