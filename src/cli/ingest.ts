@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { action } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
 
-const GROUPS = ['connection', 'ingest'] as const;
+const GROUPS = ['connection', 'ingest', 'metrics'] as const;
 
 /** `dualstream ingest`: only the stream-ownership ingester. */
 export function ingestCommand(): Command {
@@ -13,14 +13,14 @@ export function ingestCommand(): Command {
   cmd.action(
     action(async (opts: Record<string, unknown>) => {
       // Loaded on use, so `--help` and flag errors answer without loading Kafka and BullMQ.
-      const { onShutdownSignal, runParts } = await import('./runtime.js');
+      const { logRunning, onShutdownSignal, runParts } = await import('./runtime.js');
       const running = await runParts(configFrom(opts, ...GROUPS), {
         worker: false,
         ingest: true,
         server: false,
       });
       onShutdownSignal(running);
-      running.logger.info('stream ingester running');
+      logRunning(running, 'stream ingester running');
     }),
   );
   return cmd;

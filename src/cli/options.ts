@@ -75,14 +75,29 @@ const SERVER_FLAGS: ConfigFlag[] = [
   },
 ];
 
+/** Flags of the metrics-only endpoint of a process without the HTTP server (`worker`, `ingest`). */
+const METRICS_FLAGS: ConfigFlag[] = [
+  {
+    flags: '--metrics-port <port>',
+    variable: 'METRICS_PORT',
+    description: 'serve /metrics and /healthz on this port, 0 = any; off when unset (METRICS_PORT)',
+  },
+  {
+    flags: '--host <host>',
+    variable: 'HOST',
+    description: 'address the metrics endpoint binds (HOST)',
+  },
+];
+
 /** Which groups of flags a command takes. */
-export type FlagGroup = 'connection' | 'worker' | 'ingest' | 'server';
+export type FlagGroup = 'connection' | 'worker' | 'ingest' | 'server' | 'metrics';
 
 const GROUPS: Record<FlagGroup, ConfigFlag[]> = {
   connection: CONNECTION_FLAGS,
   worker: WORKER_FLAGS,
   ingest: INGEST_FLAGS,
   server: SERVER_FLAGS,
+  metrics: METRICS_FLAGS,
 };
 
 function attributeName(flags: string): string {

@@ -10,6 +10,7 @@ import { createIngester, ownershipQueueName } from '../ownership/index.js';
 import { createApp } from '../server/app.js';
 import { createKafkaPing, type KafkaPing } from '../server/kafka-ping.js';
 import { startServer } from '../server/listen.js';
+import { startMetricsServer } from '../server/metrics-server.js';
 import { startDemo } from './demo.js';
 
 /** Which parts one process runs. */
@@ -24,6 +25,8 @@ export interface Parts {
 /** The running process: its URL (when serving) and one way to stop everything. */
 export interface Running {
   url?: string;
+  /** `http://<host>:<port>/metrics` of the metrics-only endpoint (`METRICS_PORT`), when serving one. */
+  metricsUrl?: string;
   logger: Logger;
   /** Stop in order: HTTP, demo, ingester, worker (finishing active jobs), publisher, connections. */
   close(): Promise<void>;
@@ -105,14 +108,37 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
       closers.push({ name: 'http server', close: () => started.close() });
       url = started.url;
     }
+    let metricsUrl: string | undefined;
+    // The HTTP server already serves /metrics; a process without it opens the metrics-only
+    // endpoint when asked to, so scaled-out workers and ingesters can be scraped too.
+    if (!parts.server && config.server.metricsPort !== undefined) {
+      const started = await startMetricsServer(config, config.server.metricsPort, {
+        metrics,
+        logger,
+      });
+      closers.push({ name: 'metrics server', close: () => started.close() });
+      metricsUrl = `${started.url}/metrics`;
+    }
     if (parts.demo) {
       const demo = await startDemo(config, { publishQueue, logger });
       closers.push({ name: 'demo', close: () => demo.close() });
     }
-    return { ...(url ? { url } : {}), logger, close };
+    return { ...(url ? { url } : {}), ...(metricsUrl ? { metricsUrl } : {}), logger, close };
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** Log the start-up line of a `worker`/`ingest` process, with its metrics URL when it has one. */
+export function logRunning(running: Running, what: string): void {
+  if (running.metricsUrl) {
+    running.logger.info(
+      { metricsUrl: running.metricsUrl },
+      `${what}; metrics at ${running.metricsUrl}`,
+    );
+  } else {
+    running.logger.info(what);
   }
 }
 

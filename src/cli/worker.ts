@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { action } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
 
-const GROUPS = ['connection', 'worker'] as const;
+const GROUPS = ['connection', 'worker', 'metrics'] as const;
 
 /** `dualstream worker`: only the publish worker (scale out by running several). */
 export function workerCommand(): Command {
@@ -13,14 +13,14 @@ export function workerCommand(): Command {
   cmd.action(
     action(async (opts: Record<string, unknown>) => {
       // Loaded on use, so `--help` and flag errors answer without loading Kafka and BullMQ.
-      const { onShutdownSignal, runParts } = await import('./runtime.js');
+      const { logRunning, onShutdownSignal, runParts } = await import('./runtime.js');
       const running = await runParts(configFrom(opts, ...GROUPS), {
         worker: true,
         ingest: false,
         server: false,
       });
       onShutdownSignal(running);
-      running.logger.info('publish worker running');
+      logRunning(running, 'publish worker running');
     }),
   );
   return cmd;

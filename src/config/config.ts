@@ -79,6 +79,12 @@ export interface DualstreamConfig {
   server: {
     host: string;
     port: number;
+    /**
+     * Port of the metrics-only endpoint (`/metrics`, `/healthz`) of a standalone `worker` or
+     * `ingest` process; 0 = ephemeral. Processes running the HTTP server ignore it.
+     * @defaultValue absent (no metrics endpoint)
+     */
+    metricsPort?: number;
     user?: string;
     password?: string;
     token?: string;
@@ -199,6 +205,7 @@ function toConfig(e: ParsedEnv): DualstreamConfig {
     server: {
       host: e.HOST,
       port: e.PORT,
+      ...(e.METRICS_PORT !== undefined ? { metricsPort: e.METRICS_PORT } : {}),
       ...(e.BOARD_USER ? { user: e.BOARD_USER } : {}),
       ...(e.BOARD_PASSWORD ? { password: e.BOARD_PASSWORD } : {}),
       ...(e.BOARD_TOKEN ? { token: e.BOARD_TOKEN } : {}),

@@ -92,6 +92,14 @@ export const envSchema = z.object({
     .optional()
     .transform((v) => v ?? '127.0.0.1'),
   PORT: intFrom(3000, 0, 65_535),
+  // No default: a standalone `worker`/`ingest` serves /metrics only when a port is given.
+  METRICS_PORT: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(65_535))
+    .optional(),
   BOARD_USER: z.string().min(1).optional(),
   BOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
   BOARD_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

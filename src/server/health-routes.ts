@@ -97,20 +97,24 @@ export interface HealthRouteDeps {
   metricsGuard: express.RequestHandler;
 }
 
-/** `/healthz` (process alive), `/readyz` (dependencies reachable) and `/metrics`. */
-export function createHealthRouter(deps: HealthRouteDeps): Router {
-  const router = express.Router();
-  router.get('/healthz', (_req: Request, res: Response) => {
+/** `GET /healthz`: the process is alive (no dependency is checked). */
+export function healthzHandler(): express.RequestHandler {
+  return (_req: Request, res: Response) => {
     res.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
-  });
-  router.get('/readyz', async (_req: Request, res: Response) => {
-    const result = await runReadiness(deps.checks);
-    res.status(result.ready ? 200 : 503).json({
-      status: result.ready ? 'ready' : 'not ready',
-      checks: result.checks,
-    });
-  });
-  router.get('/metrics', deps.metricsGuard, async (_req: Request, res: Response) => {
+  };
+}
+
+/** Dependencies of {@link metricsHandler}. */
+export interface MetricsHandlerDeps {
+  metrics: DualstreamMetrics;
+  /** Queues whose depth is refreshed before each scrape; empty = no `dualstream_queue_jobs`. */
+  queues: Queue[];
+  logger: Logger;
+}
+
+/** `GET /metrics`: Prometheus text of the registry, queue depth refreshed first. */
+export function metricsHandler(deps: MetricsHandlerDeps): express.RequestHandler {
+  return async (_req: Request, res: Response) => {
     try {
       await refreshQueueDepth(deps.metrics, deps.queues);
     } catch (err) {
@@ -119,6 +123,20 @@ export function createHealthRouter(deps: HealthRouteDeps): Router {
     }
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
+  };
+}
+
+/** `/healthz` (process alive), `/readyz` (dependencies reachable) and `/metrics`. */
+export function createHealthRouter(deps: HealthRouteDeps): Router {
+  const router = express.Router();
+  router.get('/healthz', healthzHandler());
+  router.get('/readyz', async (_req: Request, res: Response) => {
+    const result = await runReadiness(deps.checks);
+    res.status(result.ready ? 200 : 503).json({
+      status: result.ready ? 'ready' : 'not ready',
+      checks: result.checks,
+    });
   });
+  router.get('/metrics', deps.metricsGuard, metricsHandler(deps));
   return router;
 }

@@ -20,11 +20,15 @@ export {
 export {
   QUEUE_STATES,
   READINESS_TIMEOUT_MS,
+  healthzHandler,
+  metricsHandler,
   refreshQueueDepth,
   runReadiness,
   type CheckResult,
+  type MetricsHandlerDeps,
   type ReadinessCheck,
 } from './health-routes.js';
 export { createKafkaPing, type KafkaPing } from './kafka-ping.js';
-export { startServer, type StartedServer } from './listen.js';
+export { listenOn, startServer, type StartedServer } from './listen.js';
+export { createMetricsApp, startMetricsServer, type MetricsAppDeps } from './metrics-server.js';
 export { assertSecureBinding, isLoopbackHost } from './security.js';

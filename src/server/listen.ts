@@ -36,17 +36,26 @@ export async function startServer(
       'INSECURE MODE: Bull Board and POST /v1/events accept requests WITHOUT credentials (loopback only). Do not use this outside local development.',
     );
   }
+  const started = await listenOn(app, config.server.host, config.server.port);
+  logger.info({ url: started.url }, 'HTTP server listening');
+  return started;
+}
+
+/**
+ * Serve `app` on `host`:`port` (0 = ephemeral) with no checks of its own; {@link startServer}
+ * and the metrics-only endpoint of `worker`/`ingest` both listen through it.
+ */
+export async function listenOn(app: Express, host: string, port: number): Promise<StartedServer> {
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.server.port, config.server.host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${urlHost(config.server.host)}:${port}`;
-  logger.info({ url }, 'HTTP server listening');
+  const address = server.address() as AddressInfo;
+  const url = `http://${urlHost(host)}:${address.port}`;
   return {
     server,
     url,
