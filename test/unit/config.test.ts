@@ -43,6 +43,12 @@ describe('loadConfig', () => {
     expect(c.server.extraQueues).toEqual(['a', 'b', 'c']);
   });
 
+  it('leaves the standalone metrics port off unless METRICS_PORT is set', () => {
+    expect(loadConfig({}).server.metricsPort).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: '9464' }).server.metricsPort).toBe(9464);
+    expect(configError({ METRICS_PORT: '70000' }).issues[0]?.variable).toBe('METRICS_PORT');
+  });
+
   it('lets overrides (CLI flags) win over the environment', () => {
     const c = loadConfig({ PORT: '4000' }, { PORT: '5000' });
     expect(c.server.port).toBe(5000);
