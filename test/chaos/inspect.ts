@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
+import { derivedEventId } from '../../src/queue/index.js';
 import { Redis } from 'ioredis';
 import type { HostileDriver } from './hostile-driver.js';
 import type { LoadDriver } from './load-driver.js';
@@ -31,7 +32,7 @@ export async function activeJobs(redis: Redis, queue: Queue): Promise<KillSnapsh
     eventId:
       typeof (j.data as { id?: unknown })?.id === 'string'
         ? (j.data as { id: string }).id
-        : String(j.id),
+        : derivedEventId(j),
     token: tokens[i] ?? '',
   }));
 }

@@ -60,6 +60,7 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
   const windows: FaultWindow[] = [];
   const pubsubDown: FaultWindow[] = [];
   const killSnapshots: KillSnapshot[] = [];
+  const inFlightAtKafkaKill = new Set<string>();
   const failovers: Array<{ fault: string; failovers: Failover[] }> = [];
   const rss = new RssTracker();
   let sampler: NodeJS.Timeout | undefined;
@@ -214,6 +215,10 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       const pid = kafka.pid;
       const f = log.fault(`kill -9 Kafka broker ${kafka.address} (pid ${pid})`);
       await kafka.kill();
+      // Every job whose produce request was in flight at the kill is still active now (its send
+      // fails only after the client's retries): the bound for broker-kill duplicates.
+      for (const j of await activeJobs(redis, plainQueue)) inFlightAtKafkaKill.add(j.eventId);
+      log.info(`${inFlightAtKafkaKill.size} jobs active right after the broker kill`);
       await sleep(o.kafkaDownS * 1000);
       log.recover(`restarting Kafka after ${o.kafkaDownS} s down`);
       const ms = await kafka.restart();
@@ -381,6 +386,7 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       derivedIds: load.derivedIds,
       hostile: hostile.outcomes,
       activeAtWorkerKill: new Set(killedWorkerJobs.map((j) => j.eventId)),
+      inFlightAtKafkaKill,
       windows,
       loadStart,
       loadEnd,
@@ -413,6 +419,7 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       discardedValidHostile: hostileEvents.discardedValid,
       skippedOffers: load.skipped,
       faults,
+      inFlightAtKafkaKill: inFlightAtKafkaKill.size,
       killSnapshots: killSnapshots.map((k) => ({
         worker: k.worker,
         activeInQueue: k.jobs.length,

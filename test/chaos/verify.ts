@@ -20,6 +20,12 @@ export interface VerifyInput {
   hostile: HostileOutcome[];
   /** Event ids of jobs that were active in a worker when it was killed. */
   activeAtWorkerKill: Set<string>;
+  /**
+   * Event ids of jobs active right after the broker was killed. A produce request in flight at
+   * that moment may have been written without an ack; the worker then writes it again with a
+   * fresh producer (README, guarantees: duplicates rather than loss).
+   */
+  inFlightAtKafkaKill: Set<string>;
   windows: FaultWindow[];
   loadStart: number;
   loadEnd: number;
@@ -181,14 +187,18 @@ export function verify(input: VerifyInput): VerifyResult {
     if (list.length < 2) continue;
     dupIds += 1;
     extra += list.length - 1;
-    const known = input.activeAtWorkerKill.has(id);
+    const inWorker = input.activeAtWorkerKill.has(id);
+    const inBrokerKill = input.inFlightAtKafkaKill.has(id);
+    const known = inWorker || inBrokerKill;
     if (known) explained += 1;
     else unexplained += 1;
     const times = list.map((r) => r.timestamp).sort((a, b) => a - b);
     const near = nearestWindow(input.windows, times[times.length - 1]!);
-    const why = known
+    const why = inWorker
       ? 'job was active in the killed worker (Kafka ack before the receipt was recorded)'
-      : `not active in a killed worker; copies at ${times.map((t) => new Date(t).toISOString()).join(', ')}${near ? `, nearest fault: ${near}` : ''}`;
+      : inBrokerKill
+        ? 'produce request in flight when the broker was killed (written, ack lost, written again)'
+        : `not active in a killed worker; copies at ${times.map((t) => new Date(t).toISOString()).join(', ')}${near ? `, nearest fault: ${near}` : ''}`;
     if (dupSamples.length < 20 || !known)
       dupSamples.push({ id, copies: list.length, explained: known, why });
   }
