@@ -89,7 +89,11 @@ export function createKafkajsProducer(
       // The idempotent producer warns about bounded retries; we bound them on purpose.
       if (message.startsWith('Limiting retries for the idempotent producer')) return;
       const obj = { kafkajs: entry.namespace, ...rest };
-      if (entry.level <= KafkaLogLevel.ERROR) logger.error(obj, message);
+      // "Response <api>" lines are one broker response carrying an error code (a coordinator
+      // still loading, a topic being auto-created); kafkajs retries those itself, and one that
+      // persists surfaces as a failed send. Errors at that level would alarm for nothing.
+      const transient = entry.namespace === 'Connection' && message.startsWith('Response ');
+      if (entry.level <= KafkaLogLevel.ERROR && !transient) logger.error(obj, message);
       else logger.warn(obj, message);
     },
   });
