@@ -153,6 +153,28 @@ export class Fleet {
     return owned;
   }
 
+  /**
+   * Wait until every stream in `streams` was claimed after message index `since` (a fault).
+   * Returns a function listing those claims, including any that arrive later.
+   */
+  async takeover(
+    streams: Set<string>,
+    since: number,
+    timeoutMs: number,
+    what = 'claims',
+  ): Promise<() => ChildMessage[]> {
+    const claims = () =>
+      this.messages
+        .slice(since)
+        .filter((m) => m.type === 'StreamClaimed' && m.stream && streams.has(m.stream));
+    await this.waitFor(
+      () => new Set(claims().map((m) => m.stream)).size >= streams.size,
+      timeoutMs,
+      what,
+    );
+    return claims;
+  }
+
   of(type: string, child?: FleetChild): ChildMessage[] {
     return this.messages.filter((m) => m.type === type && (!child || m.child === child.name));
   }

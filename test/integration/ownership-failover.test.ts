@@ -139,15 +139,7 @@ describe('failover of stream owners', () => {
     const before = fleet.messages.length;
     const killedAt = Date.now();
     victim.proc.kill('SIGKILL');
-    const claims = () =>
-      fleet.messages
-        .slice(before)
-        .filter((m) => m.type === 'StreamClaimed' && m.stream && theirs.has(m.stream));
-    await fleet.waitFor(
-      () => new Set(claims().map((m) => m.stream)).size >= theirs.size,
-      15_000,
-      'claims',
-    );
+    const claims = await fleet.takeover(theirs, before, 15_000);
     await sleep(1000);
     await producer.stop();
 
@@ -171,15 +163,7 @@ describe('failover of stream owners', () => {
     const theirs = fleet.ownedBy(victim);
     const before = fleet.messages.length;
     victim.proc.kill('SIGSTOP');
-    const claims = () =>
-      fleet.messages
-        .slice(before)
-        .filter((m) => m.type === 'StreamClaimed' && m.stream && theirs.has(m.stream));
-    await fleet.waitFor(
-      () => new Set(claims().map((m) => m.stream)).size >= theirs.size,
-      15_000,
-      'claims',
-    );
+    const claims = await fleet.takeover(theirs, before, 15_000);
     await sleep(300);
     victim.proc.kill('SIGCONT');
     const disowned = () =>

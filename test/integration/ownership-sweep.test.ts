@@ -56,15 +56,7 @@ describe('sweep', () => {
     const before = fleet.messages.length;
     const killedAt = Date.now();
     victim.proc.kill('SIGKILL');
-    const claims = () =>
-      fleet.messages
-        .slice(before)
-        .filter((m) => m.type === 'StreamClaimed' && m.stream && theirs.has(m.stream));
-    await fleet.waitFor(
-      () => new Set(claims().map((m) => m.stream)).size >= theirs.size,
-      20_000,
-      'sweep claims',
-    );
+    const claims = await fleet.takeover(theirs, before, 20_000, 'sweep claims');
     const delays = claims().map((m) => m.at - killedAt);
     console.log(
       `sweep-only recovery of ${theirs.size} streams after kill -9: ${delays.join(', ')} ms (TTL ${TTL} + sweep ${SWEEP} ms)`,
