@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { BackpressureError } from '../errors.js';
 import { safeParseEvent, type DualEvent } from '../events/index.js';
 import { createRedis } from '../redis.js';
-import { createPublishQueue, enqueueEvents } from '../queue/index.js';
+import { createPublishQueue, enqueueValidated } from '../queue/index.js';
 import { action, EXIT, UsageError } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
 import { createProgress } from './progress.js';
@@ -88,7 +88,7 @@ export function enqueueCommand(): Command {
         batch = [];
         for (;;) {
           try {
-            const result = await enqueueEvents(queue, events, {
+            const result = await enqueueValidated(queue, events, {
               maxQueueDepth: config.queue.maxQueueDepth,
               timeoutMs: config.queue.backpressureTimeoutMs,
             });

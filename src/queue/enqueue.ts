@@ -49,7 +49,7 @@ export async function enqueueEvent(
     input,
     options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes },
   );
-  const [result] = await addEvents(queue, [event], options);
+  const [result] = await enqueueValidated(queue, [event], options);
   return result!;
 }
 
@@ -64,14 +64,20 @@ export async function enqueueEvents(
 ): Promise<EnqueuedEvent[]> {
   const events = parseAll(inputs, options.maxPayloadBytes);
   if (events.length === 0) return [];
-  return addEvents(queue, events, options);
+  return enqueueValidated(queue, events, options);
 }
 
-async function addEvents(
+/**
+ * Add events that the caller already validated with `parseEvent` / `safeParseEvent` (the HTTP
+ * route and the CLI do, to report issues by index or line): wait for room, then one `addBulk`
+ * with the event ids as jobIds. Nothing is validated again.
+ */
+export async function enqueueValidated(
   queue: AnyQueue,
   events: DualEvent[],
-  options: EnqueueOptions,
+  options: EnqueueOptions = {},
 ): Promise<EnqueuedEvent[]> {
+  if (events.length === 0) return [];
   if (options.maxQueueDepth !== undefined) {
     await waitForRoom(queue, options.maxQueueDepth, options.timeoutMs ?? 5000);
   }

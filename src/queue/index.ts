@@ -8,6 +8,7 @@ export {
 export {
   enqueueEvent,
   enqueueEvents,
+  enqueueValidated,
   queueDepth,
   type EnqueueOptions,
   type EnqueuedEvent,

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
 import { DualstreamMetrics } from '../metrics.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { enqueueEvents as defaultEnqueueEvents } from '../queue/index.js';
+import { enqueueValidated } from '../queue/index.js';
 import { requireAuth } from './auth.js';
 import { BOARD_PATH, createBoardRouter, type BoardQueue } from './board.js';
 import { createEventsRouter, EVENTS_PATH, type EnqueueEventsFn } from './events-route.js';
@@ -37,7 +37,7 @@ export interface AppDeps {
   metrics?: DualstreamMetrics;
   /** @defaultValue silent */
   logger?: Logger;
-  /** @defaultValue `enqueueEvents` of the queue module */
+  /** @defaultValue `enqueueValidated` of the queue module (the route validates first) */
   enqueueEvents?: EnqueueEventsFn;
 }
 
@@ -138,7 +138,7 @@ export function createApp(deps: AppDeps): Express {
     createEventsRouter({
       config,
       publishQueue: deps.publishQueue,
-      enqueueEvents: deps.enqueueEvents ?? (defaultEnqueueEvents as EnqueueEventsFn),
+      enqueueEvents: deps.enqueueEvents ?? enqueueValidated,
       metrics,
       logger,
     }),

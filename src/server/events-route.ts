@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Queue } from 'bullmq';
 import type { DualstreamConfig } from '../config/index.js';
-import { BackpressureError, EventValidationError } from '../errors.js';
+import { BackpressureError } from '../errors.js';
 import { safeParseEvent, type DualEvent } from '../events/index.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import type { Logger } from '../logger.js';
@@ -24,7 +24,7 @@ export interface ApiIssue {
   code: string;
 }
 
-/** The enqueue function the route uses (`enqueueEvents` of the queue module). */
+/** The enqueue function the route uses (`enqueueValidated` of the queue module). */
 export type EnqueueEventsFn = (
   queue: Queue,
   inputs: DualEvent[],
@@ -104,11 +104,6 @@ export function createEventsRouter(deps: EventsRouteDeps): Router {
         if (err instanceof BackpressureError) {
           res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
           res.status(503).json({ error: err.message, retryAfterMs: err.retryAfterMs });
-          return;
-        }
-        if (err instanceof EventValidationError) {
-          metrics?.eventsRejected.inc({ entry: 'http' }, events.length);
-          res.status(400).json({ error: err.message, issues: err.issues });
           return;
         }
         throw err;
