@@ -38,10 +38,59 @@ export function probeKafka(host, port, timeoutMs = 1500) {
   request.writeInt16BE(clientId.length, 12);
   clientId.copy(request, 14);
 
+  let received = Buffer.alloc(0);
+  return probeSocket(host, port, timeoutMs, {
+    request,
+    expected: 'a Kafka ApiVersions request',
+    onData(chunk) {
+      received = Buffer.concat([received, chunk]);
+      if (received.length < 8) return undefined;
+      const size = received.readInt32BE(0);
+      const echoed = received.readInt32BE(4);
+      if (echoed === correlationId && size >= 4 && size < 1_048_576) {
+        return { state: 'kafka', detail: 'answered ApiVersions' };
+      }
+      const sample = JSON.stringify(received.subarray(0, 24).toString('latin1'));
+      return { state: 'other', detail: `replied with non-Kafka bytes ${sample}` };
+    },
+    errorDetail: (err) => `connection failed after connect: ${err.message}`,
+    closeDetail: 'closed the connection without a Kafka reply',
+  });
+}
+
+/** Sends an inline PING; "+PONG" or a Redis error reply ("-NOAUTH …") means Redis is there. */
+export function probeRedis(host, port, timeoutMs = 1500) {
+  let received = '';
+  return probeSocket(host, port, timeoutMs, {
+    request: 'PING\r\n',
+    expected: 'PING',
+    onData(chunk) {
+      received += chunk.toString('latin1');
+      if (!received.includes('\r\n')) return undefined;
+      if (received.startsWith('+PONG') || received.startsWith('-')) {
+        return { state: 'redis', detail: received.trim() };
+      }
+      return { state: 'other', detail: `replied ${JSON.stringify(received.slice(0, 40))}` };
+    },
+    errorDetail: (err) => err.message,
+    closeDetail: 'closed the connection',
+  });
+}
+
+/**
+ * Connects, writes `request` and settles exactly once: with `onData`'s verdict (it returns
+ * undefined while it needs more bytes), or on a timeout, socket error or close. Shared by both
+ * probes so a silent, refusing or closing port is judged the same way for Kafka and Redis.
+ */
+function probeSocket(
+  host,
+  port,
+  timeoutMs,
+  { request, expected, onData, errorDetail, closeDetail },
+) {
   return new Promise((resolve) => {
     let settled = false;
     let connected = false;
-    let received = Buffer.alloc(0);
     const socket = net.connect({ host, port });
     const finish = (result) => {
       if (settled) return;
@@ -53,10 +102,7 @@ export function probeKafka(host, port, timeoutMs = 1500) {
     const timer = setTimeout(() => {
       finish(
         connected
-          ? {
-              state: 'other',
-              detail: `no reply to a Kafka ApiVersions request within ${timeoutMs} ms`,
-            }
+          ? { state: 'other', detail: `no reply to ${expected} within ${timeoutMs} ms` }
           : { state: 'closed', detail: `connect timed out after ${timeoutMs} ms` },
       );
     }, timeoutMs);
@@ -65,72 +111,17 @@ export function probeKafka(host, port, timeoutMs = 1500) {
       socket.write(request);
     });
     socket.on('data', (chunk) => {
-      received = Buffer.concat([received, chunk]);
-      if (received.length < 8) return;
-      const size = received.readInt32BE(0);
-      const echoed = received.readInt32BE(4);
-      if (echoed === correlationId && size >= 4 && size < 1_048_576) {
-        finish({ state: 'kafka', detail: 'answered ApiVersions' });
-      } else {
-        const sample = JSON.stringify(received.subarray(0, 24).toString('latin1'));
-        finish({ state: 'other', detail: `replied with non-Kafka bytes ${sample}` });
-      }
+      const result = onData(chunk);
+      if (result) finish(result);
     });
     socket.on('error', (err) => {
       finish(
         connected
-          ? { state: 'other', detail: `connection failed after connect: ${err.message}` }
+          ? { state: 'other', detail: errorDetail(err) }
           : { state: 'closed', detail: err.code ?? err.message },
       );
     });
-    socket.on('close', () => {
-      finish({ state: 'other', detail: 'closed the connection without a Kafka reply' });
-    });
-  });
-}
-
-/** Sends an inline PING; "+PONG" or a Redis error reply ("-NOAUTH …") means Redis is there. */
-export function probeRedis(host, port, timeoutMs = 1500) {
-  return new Promise((resolve) => {
-    let settled = false;
-    let connected = false;
-    let received = '';
-    const socket = net.connect({ host, port });
-    const finish = (result) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => {
-      finish(
-        connected
-          ? { state: 'other', detail: `no reply to PING within ${timeoutMs} ms` }
-          : { state: 'closed', detail: `connect timed out after ${timeoutMs} ms` },
-      );
-    }, timeoutMs);
-    socket.on('connect', () => {
-      connected = true;
-      socket.write('PING\r\n');
-    });
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-      if (!received.includes('\r\n')) return;
-      if (received.startsWith('+PONG') || received.startsWith('-')) {
-        finish({ state: 'redis', detail: received.trim() });
-      } else {
-        finish({ state: 'other', detail: `replied ${JSON.stringify(received.slice(0, 40))}` });
-      }
-    });
-    socket.on('error', (err) => {
-      finish(
-        connected
-          ? { state: 'other', detail: err.message }
-          : { state: 'closed', detail: err.code ?? err.message },
-      );
-    });
-    socket.on('close', () => finish({ state: 'other', detail: 'closed the connection' }));
+    socket.on('close', () => finish({ state: 'other', detail: closeDetail }));
   });
 }
 
