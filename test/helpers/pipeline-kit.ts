@@ -140,6 +140,19 @@ export async function obliterate(name: string, prefix = 'bull'): Promise<void> {
   }
 }
 
+/**
+ * afterAll of a pipeline test: close what it opened, in the order given (a missing one is
+ * skipped), then remove its queue and its topic.
+ */
+export async function teardownPipeline(
+  config: DualstreamConfig,
+  ...opened: Array<{ close(): Promise<unknown> } | undefined>
+): Promise<void> {
+  for (const o of opened) await o?.close();
+  await obliterate(config.queue.name);
+  await deleteTopics(config.kafka.topic);
+}
+
 /** Poll until `check` returns true (or throw after `timeoutMs`). */
 export async function waitFor(
   check: () => Promise<boolean> | boolean,

@@ -12,11 +12,11 @@ import { plainEnqueue } from '../helpers/plain-bullmq-producer.js';
 import {
   collectPubSub,
   createTopic,
-  deleteTopics,
   obliterate,
   readTopic,
   testConfig,
   waitFor,
+  teardownPipeline,
 } from '../helpers/pipeline-kit.js';
 
 describe('publish pipeline: happy path', () => {
@@ -32,13 +32,7 @@ describe('publish pipeline: happy path', () => {
     worker = createPublishWorker(config, { metrics, drainDelay: 1 });
   });
 
-  afterAll(async () => {
-    await worker?.close();
-    await pubsub?.close();
-    await queue.close();
-    await obliterate(config.queue.name);
-    await deleteTopics(config.kafka.topic);
-  });
+  afterAll(() => teardownPipeline(config, worker, pubsub, queue));
 
   it('publishes jobs of a plain BullMQ producer to Kafka and notifies without the payload', async () => {
     const sources = ['a/one', 'b/two', 'c/three', 'd/four'];
@@ -140,12 +134,7 @@ describe('per-source order', () => {
     await createTopic(config.kafka.topic, 3);
   });
 
-  afterAll(async () => {
-    await worker?.close();
-    await queue.close();
-    await obliterate(config.queue.name);
-    await deleteTopics(config.kafka.topic);
-  });
+  afterAll(() => teardownPipeline(config, worker, queue));
 
   // With concurrency > 1 BullMQ starts jobs nearly, not exactly, in queue order (the README says
   // so); the strict guarantee is for one worker with concurrency 1 and no retries.

@@ -4,11 +4,10 @@ import { createPublishQueue, createPublishWorker } from '../../src/queue/index.j
 import { plainEnqueue } from '../helpers/plain-bullmq-producer.js';
 import {
   createTopic,
-  deleteTopics,
-  obliterate,
   readTopic,
   testConfig,
   waitFor,
+  teardownPipeline,
 } from '../helpers/pipeline-kit.js';
 
 describe('publish pipeline: invalid jobs', () => {
@@ -22,12 +21,7 @@ describe('publish pipeline: invalid jobs', () => {
     worker = createPublishWorker(config, { metrics, drainDelay: 1 });
   });
 
-  afterAll(async () => {
-    await worker?.close();
-    await queue.close();
-    await obliterate(config.queue.name);
-    await deleteTopics(config.kafka.topic);
-  });
+  afterAll(() => teardownPipeline(config, worker, queue));
 
   const base = { type: 'push', sourceType: 'repo', sourceId: 'ok/one' };
   const cases: Array<{ name: string; data: unknown; reason: RegExp }> = [

@@ -9,11 +9,10 @@ import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../sr
 import {
   createTopic,
   cuttableNetwork,
-  deleteTopics,
-  obliterate,
   readTopic,
   testConfig,
   waitFor,
+  teardownPipeline,
 } from '../helpers/pipeline-kit.js';
 
 describe('publish pipeline: Kafka outage', () => {
@@ -46,13 +45,7 @@ describe('publish pipeline: Kafka outage', () => {
     worker = createPublishWorker(config, { publisher, metrics, drainDelay: 1 });
   });
 
-  afterAll(async () => {
-    await worker?.close();
-    await publisher?.close();
-    await queue.close();
-    await obliterate(config.queue.name);
-    await deleteTopics(config.kafka.topic);
-  });
+  afterAll(() => teardownPipeline(config, worker, publisher, queue));
 
   const batch = (prefix: string, n: number) =>
     Array.from({ length: n }, (_, i) => ({

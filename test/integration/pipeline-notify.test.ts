@@ -11,11 +11,10 @@ import {
   closedPort,
   collectPubSub,
   createTopic,
-  deleteTopics,
-  obliterate,
   readTopic,
   testConfig,
   waitFor,
+  teardownPipeline,
 } from '../helpers/pipeline-kit.js';
 
 describe('publish pipeline: Pub/Sub Redis unreachable', () => {
@@ -31,12 +30,7 @@ describe('publish pipeline: Pub/Sub Redis unreachable', () => {
     worker = createPublishWorker(config, { metrics, drainDelay: 1 });
   });
 
-  afterAll(async () => {
-    await worker?.close();
-    await queue?.close();
-    await obliterate(config.queue.name);
-    await deleteTopics(config.kafka.topic);
-  });
+  afterAll(() => teardownPipeline(config, worker, queue));
 
   it('completes every job with notified:false, writes every event to Kafka, counts the failures', async () => {
     const events = Array.from({ length: 25 }, (_, i) => ({
@@ -88,13 +82,7 @@ describe('publish pipeline: resumable steps', () => {
     });
   });
 
-  afterAll(async () => {
-    await worker?.close();
-    await pubsub?.close();
-    await queue.close();
-    await obliterate(config.queue.name);
-    await deleteTopics(config.kafka.topic);
-  });
+  afterAll(() => teardownPipeline(config, worker, pubsub, queue));
 
   it('a retry after a failure past the Kafka step does not write to Kafka again', async () => {
     failNotifyOnce = new Set(['retry-once-1']);

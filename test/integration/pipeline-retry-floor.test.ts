@@ -8,11 +8,10 @@ import { createPublishQueue, createPublishWorker } from '../../src/queue/index.j
 import {
   createTopic,
   cuttableNetwork,
-  deleteTopics,
-  obliterate,
   readTopic,
   testConfig,
   waitFor,
+  teardownPipeline,
 } from '../helpers/pipeline-kit.js';
 import { plainEnqueue } from '../helpers/plain-bullmq-producer.js';
 
@@ -44,13 +43,7 @@ describe('publish pipeline: worker retry floor for plain jobs', () => {
     worker = createPublishWorker(config, { publisher, drainDelay: 1 });
   });
 
-  afterAll(async () => {
-    await worker?.close();
-    await publisher?.close();
-    await queue.close();
-    await obliterate(config.queue.name);
-    await deleteTopics(config.kafka.topic);
-  });
+  afterAll(() => teardownPipeline(config, worker, publisher, queue));
 
   it('retries a one-attempt job until Kafka is back, and writes it once', async () => {
     net.cut();
