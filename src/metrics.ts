@@ -32,6 +32,12 @@ export class DualstreamMetrics {
   readonly failoverSeconds: Histogram;
   /** Streams owned by this process. */
   readonly streamsOwned: Gauge;
+  /** Sources held by `ORDER_ON_FAILURE=block` (a job of theirs failed for good), per queue. */
+  readonly sourcesHeld: Gauge<'queue'>;
+  /** Times a job waited for an earlier job of its source, by what it waited for. */
+  readonly orderWaits: Counter<'reason'>;
+  /** Times the enqueue order had to be read from the queue's lists (events stream trimmed). */
+  readonly orderResyncs: Counter;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -111,6 +117,23 @@ export class DualstreamMetrics {
     this.streamsOwned = new Gauge({
       name: 'dualstream_streams_owned',
       help: 'Data streams owned by this process',
+      registers: r,
+    });
+    this.sourcesHeld = new Gauge({
+      name: 'dualstream_sources_held',
+      help: 'Sources held because a job of theirs failed for good (ORDER_ON_FAILURE=block)',
+      labelNames: ['queue'],
+      registers: r,
+    });
+    this.orderWaits = new Counter({
+      name: 'dualstream_order_waits_total',
+      help: 'Times a job waited for an earlier job of its source (inflight, pending, held, delayed)',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.orderResyncs = new Counter({
+      name: 'dualstream_order_resyncs_total',
+      help: "Times the enqueue order was read from the queue's lists because the events stream was trimmed",
       registers: r,
     });
   }

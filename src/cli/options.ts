@@ -52,6 +52,17 @@ const WORKER_FLAGS: ConfigFlag[] = [
     variable: 'WORKER_CONCURRENCY',
     description: 'jobs processed in parallel (WORKER_CONCURRENCY)',
   },
+  {
+    flags: '--ordering <mode>',
+    variable: 'ORDERING',
+    description: 'source (per-source order and seq) | none (ORDERING)',
+  },
+  {
+    flags: '--order-on-failure <policy>',
+    variable: 'ORDER_ON_FAILURE',
+    description:
+      'continue | block: what a job that failed for good does to its source (ORDER_ON_FAILURE)',
+  },
 ];
 
 /** Flags of the ingester. */

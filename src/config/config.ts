@@ -60,6 +60,20 @@ export interface DualstreamConfig {
     /** @defaultValue 5000 ms */
     backpressureTimeoutMs: number;
   };
+  order: {
+    /**
+     * `source`: events of one source reach Kafka in enqueue order, numbered by a gap-free
+     * `source-seq`, with any number of workers. `none`: unordered, for maximum throughput.
+     * Every worker of a queue must use the same mode. @defaultValue `source`
+     */
+    mode: 'source' | 'none';
+    /**
+     * What a job that fails for good does to its source: `continue` (it never gets a seq; later
+     * events go on) or `block` (the source is held until the job is retried or removed).
+     * @defaultValue `continue`
+     */
+    onFailure: 'continue' | 'block';
+  };
   events: {
     /** @defaultValue 1 MiB */
     maxPayloadBytes: number;
@@ -195,6 +209,7 @@ function toConfig(e: ParsedEnv): DualstreamConfig {
       maxQueueDepth: e.MAX_QUEUE_DEPTH,
       backpressureTimeoutMs: e.BACKPRESSURE_TIMEOUT_MS,
     },
+    order: { mode: e.ORDERING, onFailure: e.ORDER_ON_FAILURE },
     events: { maxPayloadBytes: e.MAX_PAYLOAD_BYTES, channelPrefix: e.DUALSTREAM_CHANNEL_PREFIX },
     ownership: {
       service: e.DUALSTREAM_SERVICE,

@@ -80,6 +80,14 @@ export const envSchema = z.object({
   KEEP_COMPLETED_SECONDS: intFrom(86_400, 0),
   KEEP_COMPLETED_COUNT: intFrom(1_000_000, 0),
   MAX_QUEUE_DEPTH: intFrom(1_000_000, 1),
+  ORDERING: z
+    .enum(['source', 'none'], { message: 'must be "source" or "none"' })
+    .optional()
+    .transform((v) => v ?? 'source'),
+  ORDER_ON_FAILURE: z
+    .enum(['continue', 'block'], { message: 'must be "continue" or "block"' })
+    .optional()
+    .transform((v) => v ?? 'continue'),
   BACKPRESSURE_TIMEOUT_MS: intFrom(5000, 0, 600_000),
   MAX_PAYLOAD_BYTES: intFrom(1_048_576, 1, 64 * 1_048_576),
   LOCK_TTL_MS: intFrom(2000, 100, 600_000),

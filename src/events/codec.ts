@@ -1,5 +1,5 @@
 import type { DualEvent } from './schema.js';
-import { channelFor, kafkaHeadersFor, sourceKey } from './naming.js';
+import { KAFKA_HEADERS, channelFor, kafkaHeadersFor, sourceKey } from './naming.js';
 
 /** Where Kafka put a record. */
 export interface KafkaReceipt {
@@ -7,6 +7,8 @@ export interface KafkaReceipt {
   partition: number;
   /** Offset as a decimal string (Kafka offsets are 64-bit). */
   offset: string;
+  /** The event's source sequence number (`source-seq`), when ordering is on. */
+  seq?: number;
 }
 
 /** A Kafka record ready to send. */
@@ -26,18 +28,25 @@ export interface EventNotification {
   topic: string;
   partition: number;
   offset: string;
+  /** The event's source sequence number, when ordering is on: 1, 2, 3, … per source. */
+  seq?: number;
 }
 
 /** Topic of an event: a fixed name or a function of the event. */
 export type TopicSelector = string | ((event: DualEvent) => string);
 
-/** Build the Kafka record of an event: key = `sourceType:sourceId`, value = the event as JSON. */
-export function toRecord(event: DualEvent, topic: TopicSelector): EventRecord {
+/**
+ * Build the Kafka record of an event: key = `sourceType:sourceId`, value = the event as JSON,
+ * and the `source-seq` header when a seq is given.
+ */
+export function toRecord(event: DualEvent, topic: TopicSelector, seq?: number): EventRecord {
+  const headers = kafkaHeadersFor(event);
+  if (seq !== undefined) headers[KAFKA_HEADERS.sourceSeq] = String(seq);
   return {
     topic: typeof topic === 'function' ? topic(event) : topic,
     key: sourceKey(event),
     value: JSON.stringify(event),
-    headers: kafkaHeadersFor(event),
+    headers,
   };
 }
 
@@ -51,6 +60,7 @@ export function toNotification(event: DualEvent, receipt: KafkaReceipt): EventNo
     topic: receipt.topic,
     partition: receipt.partition,
     offset: receipt.offset,
+    ...(receipt.seq !== undefined ? { seq: receipt.seq } : {}),
   };
 }
 

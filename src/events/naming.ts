@@ -24,6 +24,8 @@ export const KAFKA_HEADERS = {
   eventId: 'event-id',
   eventType: 'event-type',
   source: 'source',
+  /** The event's number within its source (1, 2, 3, … without gaps), when ordering is on. */
+  sourceSeq: 'source-seq',
 } as const;
 
 /** Kafka headers of an event: user headers first, the reserved ones always win. */

@@ -84,9 +84,18 @@ export class DualPublisher {
     return events.map((e, i) => ({ id: e.id, ...receipts[i]!, notified: notified[i] ?? false }));
   }
 
-  /** Write a validated event to Kafka; resolves with its partition and offset. */
-  publishToKafka(event: DualEvent): Promise<KafkaReceipt> {
-    return this.opts.sink.publish(toRecord(event, this.opts.topic));
+  /**
+   * Write a validated event to Kafka; resolves with its partition and offset (and `seq`, when
+   * one is given: it goes into the `source-seq` header). The record is queued synchronously.
+   */
+  async publishToKafka(event: DualEvent, seq?: number): Promise<KafkaReceipt> {
+    const receipt = await this.opts.sink.publish(toRecord(event, this.opts.topic, seq));
+    return seq === undefined ? receipt : { ...receipt, seq };
+  }
+
+  /** See {@link KafkaSink.onKeysFailed}: which source keys a failed produce request carried. */
+  onKafkaKeysFailed(listener: (keys: ReadonlySet<string>) => void): void {
+    this.opts.sink.onKeysFailed(listener);
   }
 
   /** Send the Pub/Sub notification of a published event. Never rejects. */
@@ -171,6 +180,7 @@ export function createDualPublisher(
     batchMaxCount: config.kafka.batchMaxCount,
     batchMaxBytes: config.kafka.batchMaxBytes,
     maxInflightBytes: config.kafka.maxInflightBytes,
+    orderedKeys: config.order.mode === 'source',
     ...(deps.maxConcurrentSends ? { maxConcurrentSends: deps.maxConcurrentSends } : {}),
     ...(metrics ? { metrics } : {}),
     ...(logger ? { logger } : {}),

@@ -17,6 +17,12 @@ export interface KafkaSinkOptions {
   maxInflightBytes: number;
   /** Produce requests in flight at once. Above 1, batches of one key may be reordered by retries. @defaultValue 1 */
   maxConcurrentSends?: number;
+  /**
+   * Keep per-key order across failures: when a produce request fails, records of the same keys
+   * that are queued behind it fail too (none is sent ahead of the failed ones), and the
+   * listeners of {@link KafkaSink.onKeysFailed} hear of it first. @defaultValue false
+   */
+  orderedKeys?: boolean;
   metrics?: DualstreamMetrics;
   logger?: Logger;
 }
@@ -36,6 +42,13 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+interface CapacityWaiter {
+  bytes: number;
+  key: string;
+  go: () => void;
+  fail: (e: Error) => void;
+}
+
 interface Batch {
   items: Pending[];
   bytes: number;
@@ -48,14 +61,16 @@ interface Batch {
  * {@link KafkaPublishError}. In-flight bytes are bounded: `publish` waits instead of buffering.
  */
 export class KafkaSink {
-  private readonly opts: Required<Omit<KafkaSinkOptions, 'metrics' | 'logger'>> &
+  private readonly opts: Required<Omit<KafkaSinkOptions, 'metrics' | 'logger' | 'orderedKeys'>> &
+    Pick<KafkaSinkOptions, 'orderedKeys'> &
     Pick<KafkaSinkOptions, 'metrics' | 'logger'>;
   private open: Batch | null = null;
   private readonly ready: Batch[] = [];
   private timer: NodeJS.Timeout | null = null;
   private sending = 0;
   private inflightBytes = 0;
-  private readonly capacityWaiters: Array<{ bytes: number; go: () => void }> = [];
+  private readonly capacityWaiters: CapacityWaiter[] = [];
+  private readonly keyFailureListeners = new Set<(keys: ReadonlySet<string>) => void>();
   private readonly idleWaiters: Array<() => void> = [];
   private closed = false;
   private failures = 0;
@@ -64,6 +79,10 @@ export class KafkaSink {
   constructor(options: KafkaSinkOptions) {
     if (options.batchMaxCount < 1) throw new RangeError('batchMaxCount must be at least 1');
     this.opts = { maxConcurrentSends: 1, ...options };
+    if (this.opts.orderedKeys && this.opts.maxConcurrentSends > 1) {
+      // Two requests in flight could land in either order after a failure of the first.
+      throw new RangeError('orderedKeys needs maxConcurrentSends 1');
+    }
   }
 
   /** Failures in a row and the last error, for the worker's cool-down logic and health checks. */
@@ -71,6 +90,14 @@ export class KafkaSink {
     return this.lastError
       ? { consecutiveFailures: this.failures, lastError: this.lastError }
       : { consecutiveFailures: this.failures };
+  }
+
+  /**
+   * Hear, synchronously and before any caller's promise settles, which record keys a failed
+   * produce request carried. Used by source ordering to withdraw admissions at once.
+   */
+  onKeysFailed(listener: (keys: ReadonlySet<string>) => void): void {
+    this.keyFailureListeners.add(listener);
   }
 
   /** Bytes accepted and not yet acknowledged. */
@@ -94,9 +121,9 @@ export class KafkaSink {
       this.inflightBytes += bytes;
       return this.enqueue(record, bytes);
     }
-    return new Promise<void>((go) => this.capacityWaiters.push({ bytes, go })).then(() =>
-      this.enqueue(record, bytes),
-    );
+    return new Promise<void>((go, fail) =>
+      this.capacityWaiters.push({ bytes, key: record.key, go, fail }),
+    ).then(() => this.enqueue(record, bytes));
   }
 
   private enqueue(record: EventRecord, bytes: number): Promise<KafkaReceipt> {
@@ -178,6 +205,41 @@ export class KafkaSink {
     }
   }
 
+  // Records of a failed key that wait behind the failed request fail with it, so that a later
+  // record of the key can never reach Kafka before the failed one is written again.
+  private failQueued(keys: ReadonlySet<string>, error: Error): void {
+    // Waiters first: releasing bytes below may let a waiter in.
+    for (let i = this.capacityWaiters.length - 1; i >= 0; i -= 1) {
+      const waiter = this.capacityWaiters[i]!;
+      if (!keys.has(waiter.key)) continue;
+      this.capacityWaiters.splice(i, 1);
+      waiter.fail(error);
+    }
+    for (const batch of [...this.ready, ...(this.open ? [this.open] : [])]) {
+      const kept: Pending[] = [];
+      for (const item of batch.items) {
+        if (!keys.has(item.record.key)) {
+          kept.push(item);
+          continue;
+        }
+        batch.bytes -= item.bytes;
+        this.release(item.bytes);
+        item.reject(error);
+      }
+      batch.items = kept;
+    }
+    const nonEmpty = this.ready.filter((b) => b.items.length > 0);
+    this.ready.splice(0, this.ready.length, ...nonEmpty);
+    if (this.open && this.open.items.length === 0) {
+      this.open = null;
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+    }
+    this.maybeIdle();
+  }
+
   private maybeIdle(): void {
     if (this.sending > 0 || this.ready.length > 0 || this.open || this.inflightBytes > 0) return;
     for (const w of this.idleWaiters.splice(0)) w();
@@ -212,7 +274,13 @@ export class KafkaSink {
       this.lastError = error;
       metrics?.publishFailures.inc({ stage: 'kafka' }, batch.items.length);
       this.opts.logger?.debug({ err: error, records: batch.items.length }, 'Kafka batch failed');
-      for (const item of batch.items) item.reject(error ?? new KafkaPublishError('no receipts'));
+      const failure = error ?? new KafkaPublishError('no receipts');
+      if (this.opts.orderedKeys) {
+        const keys = new Set(batch.items.map((i) => i.record.key));
+        for (const listener of this.keyFailureListeners) listener(keys);
+        this.failQueued(keys, failure);
+      }
+      for (const item of batch.items) item.reject(failure);
       return;
     }
     this.failures = 0;

@@ -47,6 +47,16 @@ export class KafkaBreaker {
     return { go: false, holdMs: this.probeHoldMs };
   }
 
+  /**
+   * The probe job did not reach Kafka after all (it stepped aside to wait for its source): let
+   * the next job probe instead.
+   */
+  cancelProbe(): void {
+    if (this.state !== 'probing') return;
+    this.state = 'open';
+    this.openUntil = this.now();
+  }
+
   /** A Kafka write succeeded. */
   onSuccess(): void {
     this.state = 'closed';

@@ -4,6 +4,7 @@ import { safeParseEvent, type DualEvent, type KafkaReceipt } from '../events/ind
 import type { Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import type { DualPublisher } from '../publisher/index.js';
+import type { SourceOrder } from '../order/index.js';
 import type { KafkaBreaker } from './kafka-breaker.js';
 import type { PublishJobData, PublishJobResult } from './publish-queue.js';
 
@@ -26,6 +27,11 @@ export interface PublishProcessorDeps {
    * exponential backoff and jitter, before it stays failed.
    */
   retry?: { attempts: number; backoffDelayMs: number };
+  /**
+   * Per-source order (`ORDERING=source`): the Kafka write waits for the job's turn in its source
+   * and carries its `source-seq`; the source moves on once the notification was sent.
+   */
+  order?: Pick<SourceOrder, 'publish' | 'resolve'>;
   metrics?: DualstreamMetrics;
   logger?: Logger;
   hooks?: PublishHooks;
@@ -36,7 +42,7 @@ export interface PublishProcessorDeps {
  * attempt recorded its receipt) → record the receipt on the job → notify (best-effort).
  */
 export function createPublishProcessor(deps: PublishProcessorDeps) {
-  const { publisher, breaker, metrics, logger } = deps;
+  const { publisher, breaker, order, metrics, logger } = deps;
 
   const hold = async (ms: number): Promise<never> => {
     await deps.rateLimit(Math.max(1, Math.ceil(ms)));
@@ -55,9 +61,16 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
       const decision = breaker.admit();
       if (!decision.go) return hold(decision.holdMs);
       try {
-        receipt = await publisher.publishToKafka(event);
+        receipt = order
+          ? await order.publish(job, token, (seq) => publisher.publishToKafka(event, seq))
+          : await publisher.publishToKafka(event);
         breaker.onSuccess();
       } catch (err) {
+        if (err instanceof DelayedError) {
+          // Stepped aside to wait for an earlier job of its source; Kafka was not tried.
+          if (decision.probe) breaker.cancelProbe();
+          throw err;
+        }
         const wasOpen = breaker.current === 'open';
         const streak = publisher.kafkaHealth().consecutiveFailures;
         if (breaker.onFailure(streak, decision.probe)) {
@@ -93,6 +106,8 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
       metrics?.notifyFailures.inc();
       logger?.debug({ err }, 'notify threw');
     }
+    // After the notification, so a source's notifications go out in seq order across processes.
+    if (order && job.id !== undefined) await order.resolve(job.id);
     return { id: event.id, ...receipt, notified };
   };
 }
@@ -157,7 +172,10 @@ function receiptOf(data: PublishJobData): KafkaReceipt | undefined {
     typeof offset === 'string' &&
     /^\d+$/.test(offset)
   ) {
-    return { topic, partition: partition as number, offset };
+    const { seq } = r as Record<string, unknown>;
+    return Number.isInteger(seq) && (seq as number) > 0
+      ? { topic, partition: partition as number, offset, seq: seq as number }
+      : { topic, partition: partition as number, offset };
   }
   return undefined;
 }

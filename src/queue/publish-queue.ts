@@ -20,6 +20,8 @@ export interface PublishJobResult {
   topic: string;
   partition: number;
   offset: string;
+  /** The event's `source-seq` (with `ORDERING=source`). */
+  seq?: number;
   /** Whether the Pub/Sub notification was sent (best-effort). */
   notified: boolean;
 }

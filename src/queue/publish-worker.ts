@@ -5,6 +5,7 @@ import type { DualstreamConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import { createDualPublisher, type DualPublisher } from '../publisher/index.js';
+import { SourceOrder } from '../order/index.js';
 import { createRedis } from '../redis.js';
 import { KafkaBreaker } from './kafka-breaker.js';
 import { createPublishProcessor, type PublishHooks } from './publish-processor.js';
@@ -39,6 +40,9 @@ export class PublishWorker extends EventEmitter {
   readonly worker: Worker<PublishJobData, PublishJobResult>;
   /** The Kafka cool-down breaker (state readable for health checks). */
   readonly breaker: KafkaBreaker;
+  /** Per-source order, unless `ORDERING=none`. */
+  readonly order: SourceOrder | undefined;
+  private readonly orderConnection: Redis | undefined;
   private readonly publisher: DualPublisher;
   private readonly ownsPublisher: boolean;
   private readonly connection: Redis;
@@ -63,6 +67,24 @@ export class PublishWorker extends EventEmitter {
       failureThreshold: config.kafka.failureThreshold,
       cooldownMs: config.kafka.cooldownMs,
     });
+    if (config.order.mode === 'source') {
+      this.orderConnection = createRedis(config.redis.url, { name: 'dualstream-order' });
+      this.orderConnection.on('error', () => undefined);
+      this.order = new SourceOrder({
+        redis: this.orderConnection,
+        connect: (name) => createRedis(config.redis.url, { name, blocking: true }),
+        prefix: config.redis.prefix,
+        queueName: config.queue.name,
+        policy: config.order.onFailure,
+        ...(metrics ? { metrics } : {}),
+        ...(logger ? { logger } : {}),
+      });
+      this.publisher.onKafkaKeysFailed(this.order.onKafkaKeysFailed);
+      this.order.on('error', (err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        else logger?.warn({ err: { message: err.message } }, 'source order loop failed');
+      });
+    }
     const processor = createPublishProcessor({
       publisher: this.publisher,
       breaker: this.breaker,
@@ -71,6 +93,7 @@ export class PublishWorker extends EventEmitter {
       rateLimit: (ms) => this.worker.rateLimit(ms),
       maxPayloadBytes: config.events.maxPayloadBytes,
       retry: { attempts: config.queue.attempts, backoffDelayMs: config.queue.backoffDelayMs },
+      ...(this.order ? { order: this.order } : {}),
       ...(metrics ? { metrics } : {}),
       ...(logger ? { logger } : {}),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
@@ -79,7 +102,8 @@ export class PublishWorker extends EventEmitter {
       connection: this.connection,
       prefix: config.redis.prefix,
       concurrency: deps.concurrency ?? config.queue.concurrency,
-      autorun: deps.autorun ?? true,
+      // The order's reader and subscriber are up before the first job is taken.
+      autorun: false,
       drainDelay: deps.drainDelay ?? 5,
       // BullMQ consults the limiter key only when a limiter is configured. A max no real load
       // reaches makes it inert except when the cool-down sets the key.
@@ -92,6 +116,17 @@ export class PublishWorker extends EventEmitter {
       },
     });
     this.worker = worker;
+    const autorun = deps.autorun ?? true;
+    this.started = (async () => {
+      if (this.order) {
+        await this.order.start().catch((err: unknown) => {
+          logger?.warn({ err }, 'source order could not start its reader; admissions still work');
+        });
+      }
+      if (autorun && !this.closing) {
+        worker.run().catch((err: unknown) => worker.emit('error', err as Error));
+      }
+    })();
     worker.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
       else logger?.error({ err }, 'publish worker error');
@@ -100,12 +135,19 @@ export class PublishWorker extends EventEmitter {
       if (!job) return;
       const final =
         err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (final && this.order && job.id !== undefined) {
+        // Eager; a lost call is made good by the next admission of its source.
+        this.order.failed(job.id).catch(() => undefined);
+      }
       logger?.[final ? 'error' : 'debug'](
         { jobId: job.id, attemptsMade: job.attemptsMade, err: { message: err.message } },
         final ? 'publish job failed for good' : 'publish job failed; will retry',
       );
     });
   }
+
+  /** Resolves once the worker runs (after the order's reader and subscriber started). */
+  readonly started: Promise<void>;
 
   /** Whether Kafka and the Pub/Sub Redis answer. */
   ping(): Promise<{ kafka: boolean; pubsub: boolean }> {
@@ -118,7 +160,10 @@ export class PublishWorker extends EventEmitter {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.started.catch(() => undefined);
       await this.worker.close();
+      await this.order?.close();
+      this.orderConnection?.disconnect();
       if (this.ownsPublisher) await this.publisher.close();
       if (this.ownsConnection)
         await this.connection.quit().catch(() => this.connection.disconnect());

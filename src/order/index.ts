@@ -1,0 +1,8 @@
+export { orderKeys, removeOrderState, type OrderKeys } from './keys.js';
+export {
+  SourceOrder,
+  type OrderFailurePolicy,
+  type OrderWaitOptions,
+  type SourceOrderEvents,
+  type SourceOrderOptions,
+} from './source-order.js';
