@@ -7,6 +7,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import { loadConfig, type DualstreamConfig, type EnvInput } from '../../src/config/index.js';
+import { removeOrderState } from '../../src/order/index.js';
 
 export const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -130,13 +131,16 @@ export async function collectPubSub(
   return { messages, close: async () => void (await sub.quit()) };
 }
 
-/** Remove a test queue and all its keys. */
+/** Remove a test queue and all its keys, its order state included. */
 export async function obliterate(name: string, prefix = 'bull'): Promise<void> {
   const q = new Queue(name, { connection: { url: REDIS_URL }, prefix });
+  const redis = new Redis(REDIS_URL);
   try {
     await q.obliterate({ force: true });
+    await removeOrderState(redis, prefix, name);
   } finally {
     await q.close();
+    await redis.quit();
   }
 }
 
