@@ -12,3 +12,12 @@ export * from './publisher/index.js';
 export * from './queue/index.js';
 export * from './server/index.js';
 export * from './ownership/index.js';
+export {
+  SourceOrder,
+  orderKeys,
+  removeOrderState,
+  type OrderFailurePolicy,
+  type OrderKeys,
+  type OrderWaitOptions,
+  type SourceOrderOptions,
+} from './order/index.js';

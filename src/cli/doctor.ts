@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
+import { orderKeys } from '../order/index.js';
 import { createKafkaClient } from '../publisher/kafka-client.js';
 import { createRedis } from '../redis.js';
 import { action, EXIT } from './errors.js';
@@ -230,17 +231,52 @@ async function kafkaChecks(config: DualstreamConfig): Promise<CheckLine[]> {
   return lines;
 }
 
+/** Per-source order: the mode, and the sources held by `ORDER_ON_FAILURE=block`, by job. */
+async function orderChecks(config: DualstreamConfig): Promise<CheckLine[]> {
+  if (config.order.mode === 'none') {
+    return [{ status: 'OK', name: 'order', detail: 'ORDERING=none: no per-source order, no seq' }];
+  }
+  const { redis } = probeRedis(config.redis.url, 'dualstream-doctor-order');
+  try {
+    const held = await redis.hgetall(orderKeys(config.redis.prefix, config.queue.name).held);
+    const entries = Object.entries(held);
+    if (entries.length === 0) {
+      return [
+        {
+          status: 'OK',
+          name: 'order',
+          detail: `ORDERING=source on ${config.queue.name}; no source held`,
+        },
+      ];
+    }
+    const shown = entries.slice(0, 20).map(([source, job]) => `${source} (by job ${job})`);
+    return [
+      {
+        status: 'WARN',
+        name: 'held sources',
+        detail: `${entries.length} source(s) held by a job that failed for good: ${shown.join(', ')}${entries.length > shown.length ? ', …' : ''}`,
+        fix: 'retry the holding job once its cause is fixed (Bull Board, or dualstream retry-failed), or remove it to let its source go on',
+      },
+    ];
+  } catch {
+    return []; // the redis check above already reports an unreachable Redis
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Run every check of `dualstream doctor`. */
 export async function runDoctor(config: DualstreamConfig): Promise<CheckLine[]> {
   const separatePubsub = config.redis.pubsubUrl !== config.redis.url;
-  const [queueRedis, pubsub, kafka] = await Promise.all([
+  const [queueRedis, pubsub, kafka, order] = await Promise.all([
     redisChecks(config.redis.url, 'redis', true),
     separatePubsub
       ? redisChecks(config.redis.pubsubUrl, 'pubsub redis', false)
       : Promise.resolve([]),
     kafkaChecks(config),
+    orderChecks(config),
   ]);
-  const lines = [...queueRedis, ...pubsub, ...kafka];
+  const lines = [...queueRedis, ...pubsub, ...kafka, ...order];
   if (!separatePubsub && queueRedis[0]?.status === 'OK') {
     lines.splice(queueRedis.length, 0, {
       status: 'OK',
