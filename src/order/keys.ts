@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
  * | `order:seq` | hash | source → last seq written (the source sequence; kept for good) |
  * | `order:waiting` | hash | sources some worker waits on (a write wakes it) |
  * | `order:held` | hash | source → the failed job that holds it (`ORDER_ON_FAILURE=block`) |
+ * | `order:parked` | set | jobs that stepped aside into BullMQ's delayed set to wait for their turn |
  * | `order:wake` | channel | Pub/Sub: a source whose head moved |
  */
 export interface OrderKeys {
@@ -23,12 +24,16 @@ export interface OrderKeys {
   wait: string;
   active: string;
   failed: string;
+  delayed: string;
+  marker: string;
+  meta: string;
   cursor: string;
   index: string;
   adm: string;
   seq: string;
   waiting: string;
   held: string;
+  parked: string;
   /** Prefix of the per-source lists. */
   sourceListPrefix: string;
   wakeChannel: string;
@@ -44,12 +49,16 @@ export function orderKeys(prefix: string, queueName: string): OrderKeys {
     wait: `${base}:wait`,
     active: `${base}:active`,
     failed: `${base}:failed`,
+    delayed: `${base}:delayed`,
+    marker: `${base}:marker`,
+    meta: `${base}:meta`,
     cursor: `${order}:cursor`,
     index: `${order}:index`,
     adm: `${order}:adm`,
     seq: `${order}:seq`,
     waiting: `${order}:waiting`,
     held: `${order}:held`,
+    parked: `${order}:parked`,
     sourceListPrefix: `${order}:src:`,
     wakeChannel: `${order}:wake`,
   };

@@ -14,10 +14,10 @@ const scripts = new ScriptSet(
   new URL('./scripts/', import.meta.url),
   {
     index: 'index-5.lua',
-    admit: 'admit-10.lua',
-    resolve: 'resolve-5.lua',
+    admit: 'admit-11.lua',
+    resolve: 'resolve-11.lua',
     revoke: 'revoke-2.lua',
-    failed: 'failed-5.lua',
+    failed: 'failed-11.lua',
   },
   'dsOrder',
 );
@@ -31,8 +31,9 @@ export type OrderFailurePolicy = 'continue' | 'block';
  */
 export interface OrderWaitOptions {
   /**
-   * The earlier job it waits for is active in a live worker (it holds its BullMQ lock), so it
-   * makes progress: wait in the slot. @defaultValue 30000 ms
+   * The earlier job it waits for is active in a worker that holds its BullMQ lock, so it should
+   * make progress soon: wait in the slot this long. (A killed worker's lock lingers until it
+   * expires, so this is not longer.) @defaultValue 2000 ms
    */
   liveMs: number;
   /**
@@ -40,10 +41,20 @@ export interface OrderWaitOptions {
    * aside soon, so that slots never all wait for a job that needs one. @defaultValue 200 ms
    */
   idleMs: number;
-  /** First delay when stepping aside; doubles per step, up to `delayMaxMs`. @defaultValue 200 ms */
+  /**
+   * First delay when stepping aside; doubles per step, up to `delayMaxMs`. A parked job comes
+   * back earlier, at the front of the wait list, as soon as its source's head moves.
+   * @defaultValue 1000 ms
+   */
   delayBaseMs: number;
-  /** @defaultValue 5000 ms */
+  /** @defaultValue 10000 ms */
   delayMaxMs: number;
+  /**
+   * Jobs of this process that may wait in their slots at once; beyond that a job steps aside at
+   * once, so that waiting never takes every slot and other sources keep flowing.
+   * @defaultValue 64 (the worker passes half its concurrency)
+   */
+  maxWaiting: number;
 }
 
 /** Options of {@link SourceOrder}. */
@@ -81,11 +92,15 @@ type Attempt =
   | Exclude<AdmitReply, { kind: 'go' }>;
 
 const DEFAULT_WAITS: OrderWaitOptions = {
-  liveMs: 30_000,
+  maxWaiting: 64,
+  liveMs: 2000,
   idleMs: 200,
-  delayBaseMs: 200,
-  delayMaxMs: 5000,
+  delayBaseMs: 1000,
+  delayMaxMs: 10_000,
 };
+
+/** When the head of a source moves, at most this many next parked jobs of it are promoted. */
+const PROMOTE_AT_MOST = 256;
 
 /** How often the held-sources gauge is refreshed. */
 const HELD_REFRESH_MS = 5000;
@@ -118,6 +133,8 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
   /** Bumped by every failed produce request; an admission asked for before a bump is retried. */
   private failures = 0;
   private readonly stepAsides = new Map<string, number>();
+  /** Jobs of this process waiting in their slots now. */
+  private waiting = 0;
   private readonly heldLogged = new Set<string>();
   private readonly warn: RateLimitedLog | undefined;
   private heldTimer: NodeJS.Timeout | undefined;
@@ -168,28 +185,41 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     const jobId = job.id;
     if (jobId === undefined) throw new DualstreamError('A job without an id cannot be ordered');
     let waitedMs = 0;
-    for (let round = 0; ; round += 1) {
-      const attempt = await this.attempt(jobId, send);
-      if (attempt.kind === 'sent') {
-        this.stepAsides.delete(jobId);
-        return attempt.receipt;
+    let inSlot = false;
+    try {
+      for (let round = 0; ; round += 1) {
+        const attempt = await this.attempt(jobId, send);
+        if (attempt.kind === 'sent') {
+          this.stepAsides.delete(jobId);
+          return attempt.receipt;
+        }
+        if (attempt.kind === 'again') continue;
+        if (attempt.kind === 'unindexed') {
+          throw new DualstreamError(
+            `Job ${jobId} has no sourceType/sourceId that Redis can read, so it cannot be ordered`,
+            { retriable: false },
+          );
+        }
+        this.opts.metrics?.orderWaits.inc({ reason: attempt.kind });
+        if (!inSlot) {
+          inSlot = true;
+          this.waiting += 1;
+        }
+        const budget =
+          attempt.kind === 'held' || this.waiting > this.waits.maxWaiting
+            ? 0
+            : attempt.live
+              ? this.waits.liveMs
+              : this.waits.idleMs;
+        if (token !== undefined && waitedMs >= budget) {
+          await this.stepAside(job, token, attempt);
+        }
+        const ms = Math.min(5 * 2 ** Math.min(round, 5), 100);
+        await this.waitForWake(attempt.source, ms);
+        waitedMs += ms;
       }
-      if (attempt.kind === 'again') continue;
-      if (attempt.kind === 'unindexed') {
-        throw new DualstreamError(
-          `Job ${jobId} has no sourceType/sourceId that Redis can read, so it cannot be ordered`,
-          { retriable: false },
-        );
-      }
-      this.opts.metrics?.orderWaits.inc({ reason: attempt.kind });
-      const budget =
-        attempt.kind !== 'held' && attempt.live ? this.waits.liveMs : this.waits.idleMs;
-      if (token !== undefined && (attempt.kind === 'held' || waitedMs >= budget)) {
-        await this.stepAside(job, token, attempt);
-      }
-      const ms = Math.min(5 * 2 ** Math.min(round, 5), 100);
-      await this.waitForWake(attempt.source, ms);
-      waitedMs += ms;
+    } finally {
+      if (inSlot) this.waiting -= 1;
     }
   }
 
@@ -199,8 +229,8 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     await scripts.run(
       this.opts.redis,
       'resolve',
-      [k.index, k.adm, k.seq, k.waiting, k.held],
-      [k.sourceListPrefix, jobId, k.wakeChannel],
+      [k.index, k.adm, k.seq, k.waiting, k.held, ...this.promoteKeys()],
+      [k.sourceListPrefix, jobId, k.wakeChannel, k.jobPrefix, PROMOTE_AT_MOST],
     );
   }
 
@@ -214,8 +244,8 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     const reply = await scripts.run(
       this.opts.redis,
       'failed',
-      [k.index, k.adm, k.held, k.waiting, k.failed],
-      [k.sourceListPrefix, jobId, this.opts.policy, k.wakeChannel],
+      [k.index, k.adm, k.held, k.waiting, k.failed, ...this.promoteKeys()],
+      [k.sourceListPrefix, jobId, this.opts.policy, k.wakeChannel, k.jobPrefix, PROMOTE_AT_MOST],
     );
     return String(reply) as 'skipped' | 'held' | '';
   }
@@ -263,6 +293,11 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     await this.loop;
   }
 
+  private promoteKeys(): string[] {
+    const k = this.keys;
+    return [k.parked, k.delayed, k.wait, k.marker, k.meta, k.events];
+  }
+
   private attempt(jobId: string, send: (seq: number) => Promise<KafkaReceipt>): Promise<Attempt> {
     const k = this.keys;
     const asked = this.failures;
@@ -270,7 +305,19 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
       .run(
         this.opts.redis,
         'admit',
-        [k.events, k.cursor, k.index, k.wait, k.active, k.adm, k.seq, k.waiting, k.failed, k.held],
+        [
+          k.events,
+          k.cursor,
+          k.index,
+          k.wait,
+          k.active,
+          k.adm,
+          k.seq,
+          k.waiting,
+          k.failed,
+          k.held,
+          k.parked,
+        ],
         [k.jobPrefix, k.sourceListPrefix, jobId, this.processId, this.opts.policy, 1000],
       )
       .then((raw): Attempt => {
@@ -322,6 +369,9 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     }
     if (this.stepAsides.size > 100_000) this.stepAsides.clear();
     if (this.heldLogged.size > 100_000) this.heldLogged.clear();
+    // Parked first: a promotion that comes between the two finds it parked but not delayed yet,
+    // and leaves it parked for the next one.
+    await this.opts.redis.sadd(this.keys.parked, jobId);
     await job.moveToDelayed(Date.now() + delay, token);
     throw new DelayedError(
       `waiting for job ${why.blocker} of source ${why.source} (${why.kind}); back in ${delay} ms`,

@@ -76,6 +76,9 @@ export class PublishWorker extends EventEmitter {
         prefix: config.redis.prefix,
         queueName: config.queue.name,
         policy: config.order.onFailure,
+        waits: {
+          maxWaiting: Math.max(1, Math.floor((deps.concurrency ?? config.queue.concurrency) / 2)),
+        },
         ...(metrics ? { metrics } : {}),
         ...(logger ? { logger } : {}),
       });
@@ -108,6 +111,11 @@ export class PublishWorker extends EventEmitter {
       // BullMQ consults the limiter key only when a limiter is configured. A max no real load
       // reaches makes it inert except when the cool-down sets the key.
       limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
+      // A killed worker's jobs come back through BullMQ's stalled-job check: after their lock
+      // expires and within two check intervals. With per-source order their sources wait for
+      // them, so both are shorter than BullMQ's 30 s defaults (locks are renewed every 7.5 s).
+      lockDuration: 15_000,
+      stalledInterval: 5_000,
       // For jobs added by plain producers without options: keep completed ones for the jobId
       // de-duplication window. Failed ones are kept (the default) for the operator.
       removeOnComplete: {

@@ -1,3 +1,4 @@
+import { orderKeys } from '../../src/order/index.js';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
@@ -260,4 +261,50 @@ export async function deleteKeys(ns: string): Promise<void> {
   } finally {
     await redis.quit();
   }
+}
+
+/**
+ * Why jobs of a queue still wait for their source: for a few sources with jobs left, the head of
+ * the source's order list, its admission, its BullMQ state and whether its lock exists.
+ */
+export async function explainOrder(redis: Redis, queue: Queue, max = 8): Promise<string[]> {
+  const base = `${queue.opts.prefix ?? 'bull'}:${queue.name}`;
+  const keys = orderKeys(queue.opts.prefix ?? 'bull', queue.name);
+  const lines: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(
+      cursor,
+      'MATCH',
+      `${keys.sourceListPrefix}*`,
+      'COUNT',
+      500,
+    );
+    cursor = next;
+    for (const list of found) {
+      if (lines.length >= max) break;
+      const head = await redis.lrange(list, 0, 2);
+      const parts = await Promise.all(
+        head.map(async (id) => {
+          const [adm, state, lock, fields, parked, due] = await Promise.all([
+            redis.hget(keys.adm, id),
+            queue.getJobState(id),
+            redis.exists(`${base}:${id}:lock`),
+            redis.hmget(`${base}:${id}`, 'failedReason', 'atm', 'ats', 'stc'),
+            redis.sismember(keys.parked, id),
+            redis.zscore(keys.delayed, id),
+          ]);
+          const [failedReason, atm, ats, stc] = fields;
+          const dueIn =
+            due === null ? '' : `, due in ${Math.round(Number(due) / 0x1000 - Date.now())} ms`;
+          return `${id} [${state}${lock ? ', locked' : ''}${parked ? ', parked' : ''}${dueIn}${adm ? `, adm ${adm}` : ''}, atm ${atm ?? 0} ats ${ats ?? 0} stc ${stc ?? 0}${failedReason ? `, ${failedReason.slice(0, 80)}` : ''}]`;
+        }),
+      );
+      const seq = await redis.hget(keys.seq, list.slice(keys.sourceListPrefix.length));
+      lines.push(
+        `${list.slice(keys.sourceListPrefix.length)} (seq ${seq ?? 0}, ${await redis.llen(list)} left): ${parts.join(' → ')}`,
+      );
+    }
+  } while (cursor !== '0' && lines.length < max);
+  return lines;
 }

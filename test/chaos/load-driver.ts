@@ -15,6 +15,14 @@ export interface OfferedEvent {
    */
   status: 'pending' | 'accepted' | 'refused' | 'uncertain';
   detail?: string;
+  /**
+   * The event's place in its source's enqueue order, where the driver knows it exactly: each
+   * source is fed by one entry point only — BullMQ adds in the order their replies arrive on the
+   * one queue connection, HTTP sources in request order (a source is only in requests that are
+   * ~1 000 requests apart, so never in two at once) and array position, stream sources in XADD
+   * order of their one stream.
+   */
+  orderIndex?: number;
 }
 
 /** Options of {@link LoadDriver}. */
@@ -51,6 +59,8 @@ export class LoadDriver {
   readonly derivedIds = new Map<string, string>();
   skipped = 0;
   private seq = 0;
+  private bullmqAccepted = 0;
+  private httpGroups = 0;
   private timer?: NodeJS.Timeout;
   private startedAt = 0;
   private readonly inFlight = new Map<Entry, number>([
@@ -107,6 +117,7 @@ export class LoadDriver {
         id,
         type: n % 3 === 0 ? 'issue.opened' : 'push',
         sourceType: 'chaos',
+        // Completed per entry point below (each source is fed by one entry point only).
         sourceId: `repo-${n % this.o.sources}`,
         occurredAt: new Date().toISOString(),
         payload: { chaos: this.o.runId, seq: n, entry, pad: this.pad },
@@ -142,6 +153,7 @@ export class LoadDriver {
     for (const { id, event } of items) {
       if (!this.admit('bullmq', 1)) continue;
       const ev = this.offer(id, 'bullmq');
+      event.sourceId = `b-${event.sourceId as string}`;
       // Half as an existing app would write it (no options at all), half with the event id as
       // the jobId (the documented idempotent form).
       const opts = Number(id.slice(id.lastIndexOf('b') + 1)) % 2 === 0 ? { jobId: id } : undefined;
@@ -151,6 +163,8 @@ export class LoadDriver {
           .then(
             () => {
               ev.status = 'accepted';
+              // Replies on the queue's one connection arrive in the order Redis ran the adds.
+              ev.orderIndex = this.bullmqAccepted++;
             },
             (err: unknown) => {
               ev.status = 'uncertain';
@@ -168,7 +182,13 @@ export class LoadDriver {
     const groups = items.length >= 3 ? [items] : items.map((i) => [i]);
     for (const group of groups) {
       if (!this.admit('http', group.length)) continue;
-      const evs = group.map((g) => this.offer(g.id, 'http'));
+      const g = this.httpGroups++;
+      const evs = group.map((item, i) => {
+        item.event.sourceId = `h-${g % 1000}`;
+        const ev = this.offer(item.id, 'http');
+        ev.orderIndex = g * 1000 + i;
+        return ev;
+      });
       const body = JSON.stringify(group.length === 1 ? group[0]!.event : group.map((g) => g.event));
       this.track(
         fetch(this.o.httpUrl, {
@@ -216,12 +236,16 @@ export class LoadDriver {
     const withoutId: boolean[] = [];
     for (const { id, event } of items) {
       const n = Number(id.slice(id.lastIndexOf('s') + 1));
-      const stream = this.o.streams[n % this.o.streams.length]!;
+      const streamIndex = n % this.o.streams.length;
+      const stream = this.o.streams[streamIndex]!;
+      event.sourceId = `s${streamIndex}-${event.sourceId as string}`;
       // Every fourth stream event has no id: the ingester derives `<stream>-<entryId>`.
       const noId = n % 4 === 1;
       const body = noId ? { ...event, id: undefined } : event;
       pipeline.xadd(stream, '*', 'event', JSON.stringify(body));
-      evs.push(this.offer(id, 'stream'));
+      const ev = this.offer(id, 'stream');
+      ev.orderIndex = n;
+      evs.push(ev);
       streams.push(stream);
       withoutId.push(noId);
     }

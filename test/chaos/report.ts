@@ -97,6 +97,16 @@ export function buildReport(input: ReportInput): ChaosReport {
       detail: input.unexpectedExits.join('; ') || 'none',
     },
     {
+      name: 'per-source order',
+      ok: r.order.inversions === 0 && r.order.splitSources === 0,
+      detail: `${r.order.inversions} events after a later one of their source (${r.order.sources} sources)`,
+    },
+    {
+      name: 'source-seq gap-free',
+      ok: r.order.seqGaps === 0 && r.order.duplicateSeqMismatches === 0,
+      detail: `${r.order.seqGaps} seq gaps, ${r.order.duplicateSeqMismatches} duplicates with another seq`,
+    },
+    {
       name: 'notifications id-only',
       ok: input.notificationsWithPayload === 0,
       detail: `${input.notificationsWithPayload} carried a payload`,
@@ -127,6 +137,13 @@ export function buildReport(input: ReportInput): ChaosReport {
     `${r.acceptedInKafka} (${per.bullmq.inKafka} / ${per.http.inKafka} / ${per.stream.inKafka})`,
   );
   row('LOST', r.lost, mark(r.lost === 0));
+  row('sources checked for order / seq', r.order.sources);
+  row('ORDER INVERSIONS', r.order.inversions, mark(r.order.inversions === 0));
+  row(
+    'SEQ GAPS (duplicates with another seq)',
+    `${r.order.seqGaps} (${r.order.duplicateSeqMismatches})`,
+    mark(r.order.seqGaps === 0 && r.order.duplicateSeqMismatches === 0),
+  );
   row('Kafka records read', r.recordsInKafka);
   row(
     'duplicate ids (extra records)',

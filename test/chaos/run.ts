@@ -19,6 +19,7 @@ try {
   for (const d of report.result.duplicates.samples.filter((x) => !x.explained))
     console.log(`unexplained duplicate ${d.id} x${d.copies}: ${d.why}`);
   for (const s of report.result.leaked.samples) console.log(`leaked: ${s}`);
+  for (const s of report.result.order.examples) console.log(`order: ${s}`);
   for (const e of ['bullmq', 'http', 'stream'] as const) {
     for (const s of report.hostile[e].samples) console.log(`hostile ${e} not rejected: ${s}`);
   }

@@ -20,6 +20,7 @@ import {
   QUEUE_REDIS_URL,
   waitForDrain,
   type KillSnapshot,
+  explainOrder,
 } from './inspect.js';
 import { readWholeTopic } from './kafka-reader.js';
 import { LoadDriver } from './load-driver.js';
@@ -369,6 +370,9 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
         ? `drained in ${(drain.ms / 1000).toFixed(1)} s`
         : `NOT drained after ${(drain.ms / 1000).toFixed(1)} s: ${drain.detail}`,
     );
+    if (!drain.drained) {
+      for (const line of await explainOrder(redis, plainQueue)) log.warn(`order: ${line}`);
+    }
     // Let the last notifications arrive before counting them.
     await sleep(1000);
 

@@ -3,6 +3,7 @@ import { HOSTILE_MARK } from './hostile.js';
 import type { HostileOutcome } from './hostile-driver.js';
 import type { ReadRecord } from './kafka-reader.js';
 import type { Entry, OfferedEvent } from './load-driver.js';
+import { checkSourceOrder, type OrderReport } from '../helpers/order-check.js';
 
 /** A period in which a fault was active, for throughput and notification accounting. */
 export interface FaultWindow {
@@ -85,6 +86,8 @@ export interface VerifyResult {
     zeroSeconds: number;
   };
   notifications: { expected: number; delivered: number; ratio: number; receivedTotal: number };
+  /** Per-source enqueue order and the gap-free `source-seq`, over every valid record. */
+  order: OrderReport;
 }
 
 /**
@@ -203,6 +206,21 @@ export function verify(input: VerifyInput): VerifyResult {
       dupSamples.push({ id, copies: list.length, explained: known, why });
   }
 
+  const order = checkSourceOrder(
+    [...copies].flatMap(([id, list]) => {
+      const offeredId = expectedToOffered.get(id);
+      const index = offeredId === undefined ? undefined : input.offered.get(offeredId)?.orderIndex;
+      return list.map((r) => ({
+        key: r.key ?? '',
+        partition: r.partition,
+        offset: r.offset,
+        eventId: id,
+        seq: Number(r.headers['source-seq']),
+        ...(index !== undefined ? { index } : {}),
+      }));
+    }),
+  );
+
   // Throughput: first record of each valid event, by second of the load phase.
   const firstSeen: number[] = [];
   for (const list of copies.values()) firstSeen.push(Math.min(...list.map((r) => r.timestamp)));
@@ -263,6 +281,7 @@ export function verify(input: VerifyInput): VerifyResult {
       ratio: expected === 0 ? 1 : Math.round((delivered / expected) * 10_000) / 10_000,
       receivedTotal: input.notified.size,
     },
+    order,
   };
 }
 

@@ -10,7 +10,7 @@ import { formatTable } from '../chaos/report.js';
 import { runChaos } from '../chaos/scenario.js';
 
 describe('chaos (short)', () => {
-  it('loses nothing, leaks nothing and explains every duplicate under kills of Kafka, Pub/Sub Redis, a worker and ingesters', async () => {
+  it('loses nothing, leaks nothing, keeps per-source order and seq, and explains every duplicate under kills of Kafka, Pub/Sub Redis, a worker and ingesters', async () => {
     const options = chaosOptionsFromEnv(process.env, { short: true });
     const report = await runChaos(options, new ChaosLog());
     const file = path.resolve(
@@ -43,6 +43,11 @@ describe('chaos (short)', () => {
     }
     expect(report.failed.samples, 'valid jobs in the failed set').toEqual([]);
     expect(report.drain.drained, report.drain.detail).toBe(true);
+    expect(r.order.sources, 'sources checked for order').toBeGreaterThan(0);
+    expect(
+      { inversions: r.order.inversions, seqGaps: r.order.seqGaps, examples: r.order.examples },
+      'per-source order and source-seq',
+    ).toEqual({ inversions: 0, seqGaps: 0, examples: [] });
     expect(report.unexpectedExits).toEqual([]);
     expect(report.passed).toBe(true);
   }, 420_000);

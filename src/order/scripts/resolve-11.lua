@@ -1,13 +1,17 @@
 --[[
   Mark an admitted job as written, then pop every written job from the head of its source's list,
-  advancing the source's committed seq. Wakes waiting workers when the head moved.
+  advancing the source's committed seq. When the head moved: wakes waiting workers and promotes
+  the next parked jobs of the source (includes/promote-parked.lua).
 
   KEYS[1] index  KEYS[2] admissions  KEYS[3] committed seq  KEYS[4] sources with waiters
-  KEYS[5] held sources
-  ARGV[1] source list key prefix  ARGV[2] jobId  ARGV[3] wake channel
+  KEYS[5] held sources  KEYS[6] parked jobs (set)  KEYS[7] delayed  KEYS[8] wait  KEYS[9] marker
+  KEYS[10] meta  KEYS[11] events stream
+  ARGV[1] source list key prefix  ARGV[2] jobId  ARGV[3] wake channel  ARGV[4] job key prefix
+  ARGV[5] how many next jobs to promote at most
 
   Returns the number of jobs popped, or -1 when the job was not admitted (nothing changes).
 ]]
+--- @include "promote-parked"
 local rcall = redis.call
 local indexKey, admKey, committedKey, waitingKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local jobId = ARGV[2]
@@ -32,6 +36,9 @@ while true do
 end
 if popped > 0 then
   if rcall('HGET', KEYS[5], source) == jobId then rcall('HDEL', KEYS[5], source) end
+  local k = { parked = KEYS[6], delayed = KEYS[7], wait = KEYS[8], marker = KEYS[9],
+              meta = KEYS[10], events = KEYS[11] }
+  promoteParked(k, list, ARGV[4], tonumber(ARGV[5]))
   if rcall('HDEL', waitingKey, source) == 1 then rcall('PUBLISH', ARGV[3], source) end
 end
 return popped

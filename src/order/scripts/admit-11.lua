@@ -6,7 +6,7 @@
   KEYS[1] events stream  KEYS[2] cursor  KEYS[3] index  KEYS[4] wait  KEYS[5] active
   KEYS[6] admissions (jobId -> '<processId>|<seq>', or 'D|<seq>' once written)
   KEYS[7] committed seq per source  KEYS[8] sources with waiters  KEYS[9] failed zset
-  KEYS[10] held sources (source -> jobId)
+  KEYS[10] held sources (source -> jobId)  KEYS[11] parked jobs (stepped aside; see promote-parked)
   ARGV[1] job key prefix  ARGV[2] source list key prefix  ARGV[3] jobId  ARGV[4] processId
   ARGV[5] policy on final failure: 'continue' | 'block'  ARGV[6] max stream entries per read
 
@@ -91,6 +91,7 @@ for _ = 1, 10000 do
     local seq = committed + pos + 1
     rcall('HSET', admKey, jobId, mine .. seq)
     rcall('HDEL', heldKey, source)
+    rcall('SREM', KEYS[11], jobId)
     return { 'go', tostring(seq), source }
   end
 end
