@@ -50,7 +50,9 @@ describe('publish pipeline: worker retry floor for plain jobs', () => {
     const ids = Array.from({ length: 10 }, (_, i) => `floor-${i}`);
     const jobIds = await plainEnqueue(
       config.queue.name,
-      ids.map((id) => ({ data: { id, type: 'push', sourceType: 'repo', sourceId: 'o/r' } })),
+      // One source per job: with per-source order, later jobs of one source would wait behind the
+      // first instead of each trying Kafka (order-* tests cover that head-of-line case).
+      ids.map((id, i) => ({ data: { id, type: 'push', sourceType: 'repo', sourceId: `o/r${i}` } })),
     );
     // Wait until every job has failed at least once against the cut network.
     await waitFor(
