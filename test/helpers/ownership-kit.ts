@@ -1,6 +1,7 @@
 // Helpers for the ownership tests: a unique service per test, cleanup of everything under that
 // service name, and a fleet of real child processes (test/helpers/ownership-child.ts) that run
 // the ingester and report their notifications over IPC.
+import { removeOrderState } from '../../src/order/index.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,7 @@ export async function cleanupService(service: string, config: DualstreamConfig):
     await q.close();
   }
   const redis = new Redis(REDIS_URL);
+  await removeOrderState(redis, config.redis.prefix, config.queue.name);
   try {
     let cursor = '0';
     do {

@@ -2,6 +2,7 @@
 // large for the topic), the operator sees the failed job and its reason in Bull Board, fixes the
 // topic, clicks Retry, and the event lands in Kafka. Needs Debian's chromium at /usr/bin/chromium
 // (installed by .ci/run); without it this test FAILS rather than silently passing.
+import { removeOrderState } from '../../src/order/index.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
@@ -93,6 +94,7 @@ describe('Bull Board in a browser', () => {
     await worker?.close();
     await queue?.obliterate({ force: true }).catch(() => undefined);
     await queue?.close();
+    if (redis) await removeOrderState(redis, 'bull', config.queue.name);
     await redis?.quit();
     if (config) await deleteTopics(config.kafka.topic);
   });

@@ -1,5 +1,6 @@
 // The `dualstream` command as a real child process against the real Redis and Kafka: help, bad
 // input, enqueue, retry-failed (1 000 jobs that failed for real), replay and doctor.
+import { removeOrderState } from '../../src/order/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
@@ -128,6 +129,7 @@ describe('dualstream enqueue', () => {
   afterAll(async () => {
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
+    await removeOrderState(redis, 'bull', config.queue.name);
     await redis.quit();
   });
 
@@ -182,6 +184,7 @@ describe('dualstream retry-failed', () => {
     await worker?.close();
     await queue?.obliterate({ force: true }).catch(() => undefined);
     await queue?.close();
+    if (redis) await removeOrderState(redis, 'bull', config.queue.name);
     await redis?.quit();
     if (config) await deleteTopics(config.kafka.topic);
   });
