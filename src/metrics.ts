@@ -113,5 +113,13 @@ export class DualstreamMetrics {
       help: 'Data streams owned by this process',
       registers: r,
     });
+    // A labelled series exists only once incremented, and Prometheus' rate()/increase() cannot
+    // count a series' first value: without these zeros the first rejected event, failure stage
+    // or claim outcome of a process never shows on the dashboard nor fires an alert.
+    for (const entry of ['api', 'http', 'ingest']) this.eventsAccepted.inc({ entry }, 0);
+    for (const entry of ['api', 'http', 'ingest', 'queue']) this.eventsRejected.inc({ entry }, 0);
+    for (const stage of ['validate', 'kafka', 'receipt']) this.publishFailures.inc({ stage }, 0);
+    for (const outcome of ['claimed', 'owned', 'done', 'gone', 'failed'])
+      this.ownershipClaims.inc({ outcome }, 0);
   }
 }
