@@ -1,6 +1,7 @@
 // The observability files against a real Prometheus (Debian's 2.42, provisioned by
 // scripts/provision.mjs when missing): promtool accepts dashboards/alerts.yml and
-// dashboards/prometheus.yml, and every expression of dashboards/grafana-dashboard.json returns
+// dashboards/prometheus.yml, the rules pass their unit tests (test/rules/alerts.test.yml), and
+// every expression of dashboards/grafana-dashboard.json returns
 // data when Prometheus scrapes the running product under a little load.
 //
 // The product runs as users run it: `dualstream ingest --metrics-port 0` (B) and `dualstream
@@ -15,6 +16,7 @@
 // requires them to be above zero there.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -52,6 +54,8 @@ const dashboard = JSON.parse(
 const panelExpressions = dashboard.panels.flatMap((p) =>
   (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })),
 );
+
+const RULE_TESTS = fileURLToPath(new URL('../rules/alerts.test.yml', import.meta.url));
 
 /** Durations of the rules copy loaded here (see fastRules); the shipped file is checked as is. */
 const FAST = { forDuration: '5s', window: '30s' };
@@ -103,6 +107,10 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
     expect(config.code, config.output).toBe(0);
     expect(config.output).toContain('alerts.yml');
     expect(config.output).not.toMatch(/FAILED/);
+    // Unit tests of every alert with synthetic series, firing and non-firing cases.
+    const unit = await promtool(['test', 'rules', RULE_TESTS]);
+    expect(unit.code, unit.output).toBe(0);
+    expect(unit.output).toContain('SUCCESS');
 
     const copy = startPrometheus({
       targets: [],
