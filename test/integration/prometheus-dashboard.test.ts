@@ -112,11 +112,10 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
     expect(unit.code, unit.output).toBe(0);
     expect(unit.output).toContain('SUCCESS');
 
-    const copy = startPrometheus({
+    const running = await startPrometheus({
       targets: [],
       rules: [{ name: 'fast.yml', text: fastRules(FAST) }],
     });
-    const running = await copy;
     try {
       const fast = await promtool(['check', 'rules', path.join(running.dir, 'fast.yml')]);
       expect(fast.code, fast.output).toBe(0);
@@ -255,7 +254,7 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
       // Every panel: at least one series and no NaN (a histogram quantile over no observations
       // is NaN: a series, but an empty panel). Polled, since rate() needs two scrapes.
       const results = new Map<string, Sample[]>();
-      const bad2 = () =>
+      const withoutData = () =>
         panelExpressions.filter(({ expr }) => {
           const r = results.get(expr);
           return !r || r.length === 0 || r.some((s) => Number.isNaN(s.value));
@@ -263,13 +262,13 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
       await waitFor(
         async () => {
           for (const { expr } of panelExpressions) results.set(expr, await p.query(expr));
-          return bad2().length === 0;
+          return withoutData().length === 0;
         },
         60_000,
         'every panel expression to return data',
       ).catch((err: Error) => {
         throw new Error(
-          `${err.message}: ${JSON.stringify(bad2().map((e) => ({ ...e, result: results.get(e.expr) })))}`,
+          `${err.message}: ${JSON.stringify(withoutData().map((e) => ({ ...e, result: results.get(e.expr) })))}`,
         );
       });
       console.log(
