@@ -1,15 +1,16 @@
 // The observability files against a real Prometheus (Debian's 2.42, provisioned by
 // scripts/provision.mjs when missing): promtool accepts dashboards/alerts.yml and
 // dashboards/prometheus.yml, the rules pass their unit tests (test/rules/alerts.test.yml), and
-// every expression of dashboards/grafana-dashboard.json returns
-// data when Prometheus scrapes the running product under a little load.
+// every expression of dashboards/grafana-dashboard.json returns data when Prometheus scrapes the
+// running product under a little load.
 //
-// The product runs as users run it: `dualstream ingest --metrics-port 0` (B) and `dualstream
-// start` (A: worker, ingester, HTTP server) as child processes against the shared Kafka and
-// Redis. Load: valid events over HTTP, one invalid POST (rejected), one invalid job added with a
-// plain queue.add (fails validation, lands in the failed set), entries on a data stream that B
-// owns. Then B is killed with SIGKILL: A takes its stream over, which is what the failover-time
-// panels plot, and the scrape of B fails, which DualstreamTargetDown reports.
+// The product runs as users run it, as child processes against the shared Kafka and Redis:
+// `dualstream ingest --metrics-port 0` (B), `dualstream start` (A: worker, ingester, HTTP server)
+// and `dualstream board` (C: a second HTTP server, reporting the same queues as A). Load: valid
+// events over HTTP, one invalid POST (rejected), one invalid job added with a plain queue.add
+// (fails validation, lands in the failed set), entries on a data stream that B owns. Then B is
+// killed with SIGKILL: A takes its stream over, which is what the failover-time panels plot, and
+// the scrape of B fails, which DualstreamTargetDown reports.
 //
 // Two panels can only be non-zero during a fault (Kafka cool-downs, notification failures): here
 // they must return their series (with value 0); prometheus-alerts.test.ts causes both faults and
@@ -175,19 +176,24 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
     };
     await waitFor(() => owned(bUrl), 30_000, 'B to own the data stream');
 
-    const a = startCliChild('start A', ['start'], {
+    const server = {
       ...env,
       PORT: '0',
       BOARD_USER: 'operator',
       BOARD_PASSWORD: 'operator-password-123',
       LOG_LEVEL: 'warn',
-    });
-    children.push(a);
+    };
+    const a = startCliChild('start A', ['start'], server);
+    // A second HTTP server reports the same queue depth as A: the queue panels must not count
+    // the queue twice.
+    const c = startCliChild('board C', ['board'], server);
+    children.push(a, c);
     const aBase = await startUrlOf(a);
     const aUrl = new URL(`${aBase}/metrics`);
+    const cUrl = new URL(`${await startUrlOf(c)}/metrics`);
 
     prom = await startPrometheus({
-      targets: [aUrl.host, bUrl.host],
+      targets: [aUrl.host, bUrl.host, cUrl.host],
       token,
       rules: [{ name: 'alerts.yml', text: fastRules(FAST) }],
     });
@@ -196,10 +202,10 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
     // Prometheus first saw it.
     await waitFor(
       async () =>
-        (await p.query('up{job="dualstream"} == 1')).length === 2 &&
+        (await p.query('up{job="dualstream"} == 1')).length === 3 &&
         (await p.query('dualstream_streams_owned == 1')).length === 1,
       30_000,
-      `both targets up in Prometheus, B owning the stream (log: ${p.log()})`,
+      `all three targets up in Prometheus, B owning the stream (log: ${p.log()})`,
     );
 
     const post = (body: unknown) =>
@@ -288,7 +294,11 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
       const value = (expr: string, label?: [string, string]) =>
         results.get(expr)?.find((s) => !label || s.metric[label[0]] === label[1])?.value ?? NaN;
       expect(value('sum(rate(dualstream_events_published_total[1m]))')).toBeGreaterThan(0);
-      expect(value('sum(dualstream_queue_jobs{state="failed"})')).toBe(1);
+      // One failed job, reported by two servers.
+      expect(
+        (await p.query('dualstream_queue_jobs{state="failed"} > 0')).map((s) => s.metric.instance),
+      ).toEqual(expect.arrayContaining([aUrl.host, cUrl.host]));
+      expect(value('sum(max by (queue) (dualstream_queue_jobs{state="failed"}))')).toBe(1);
       expect(
         value('sum by (entry) (rate(dualstream_events_accepted_total[1m]))', ['entry', 'http']),
       ).toBeGreaterThan(0);
