@@ -136,5 +136,15 @@ export class DualstreamMetrics {
       help: "Times the enqueue order was read from the queue's lists because the events stream was trimmed",
       registers: r,
     });
+    // A labelled series exists only once incremented, and Prometheus' rate()/increase() cannot
+    // count a series' first value: without these zeros the first rejected event, failure stage
+    // or claim outcome of a process never shows on the dashboard nor fires an alert.
+    for (const entry of ['api', 'http', 'ingest']) this.eventsAccepted.inc({ entry }, 0);
+    for (const entry of ['api', 'http', 'ingest', 'queue']) this.eventsRejected.inc({ entry }, 0);
+    for (const stage of ['validate', 'kafka', 'receipt']) this.publishFailures.inc({ stage }, 0);
+    for (const outcome of ['claimed', 'owned', 'done', 'gone', 'failed'])
+      this.ownershipClaims.inc({ outcome }, 0);
+    for (const reason of ['inflight', 'pending', 'held', 'delayed'])
+      this.orderWaits.inc({ reason }, 0);
   }
 }

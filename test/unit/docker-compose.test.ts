@@ -97,6 +97,8 @@ describe('docker-compose.yml', () => {
     expect(prometheus.volumes?.some((v) => v.startsWith('./dashboards/prometheus.yml:'))).toBe(
       true,
     );
+    // dashboards/prometheus.yml loads alerts.yml from its own directory.
+    expect(prometheus.volumes).toContain('./dashboards/alerts.yml:/etc/prometheus/alerts.yml:ro');
     expect(grafana.volumes?.some((v) => v.startsWith('./dashboards:'))).toBe(true);
     expect(grafana.volumes).toContain(
       './dashboards/grafana/provisioning:/etc/grafana/provisioning:ro',
