@@ -142,4 +142,40 @@ describe('KafkaSink', () => {
     await s.close();
     await expect(s.publish(rec(2))).rejects.toThrow(/closed/);
   });
+
+  it('orderedKeys: records of a failed key queued behind the failed request fail with it; other keys go on', async () => {
+    const p = new MemoryProducer();
+    const s = sink(p, { orderedKeys: true, batchMaxCount: 2, lingerMs: 0 });
+    const heard: string[][] = [];
+    s.onKeysFailed((keys) => heard.push([...keys]));
+    p.hold();
+    p.failNext = 1;
+    // First request: a1, b1. Queued behind it: a2, c1 and then a3.
+    const a1 = s.publish({ ...rec(1), key: 'a' });
+    const b1 = s.publish({ ...rec(2), key: 'b' });
+    const a2 = s.publish({ ...rec(3), key: 'a' });
+    const c1 = s.publish({ ...rec(4), key: 'c' });
+    const a3 = s.publish({ ...rec(5), key: 'a' });
+    p.release();
+    await expect(a1).rejects.toThrow(KafkaPublishError);
+    await expect(b1).rejects.toThrow(KafkaPublishError);
+    await expect(a2).rejects.toThrow(KafkaPublishError);
+    await expect(a3).rejects.toThrow(KafkaPublishError);
+    await expect(c1).resolves.toMatchObject({ topic: 't' });
+    expect(heard).toEqual([['a', 'b']]);
+    // Only c1 was sent after the failed request; nothing of 'a' or 'b' overtook it.
+    expect(
+      p.sends
+        .slice(1)
+        .flat()
+        .map((r) => r.key),
+    ).toEqual(['c']);
+    expect(s.bufferedBytes).toBe(0);
+  });
+
+  it('orderedKeys needs one request in flight', () => {
+    expect(() => sink(new MemoryProducer(), { orderedKeys: true, maxConcurrentSends: 2 })).toThrow(
+      /maxConcurrentSends 1/,
+    );
+  });
 });

@@ -49,6 +49,16 @@ describe('KafkaBreaker', () => {
     expect(b.onFailure(4, true)).toBe(true);
     expect(b.admit()).toEqual({ go: false, holdMs: 500 });
   });
+
+  it('a probe that stepped aside (it never reached Kafka) lets the next job probe', () => {
+    const { b, advance } = make();
+    b.onFailure(3, false);
+    advance(600);
+    expect(b.admit()).toMatchObject({ go: true, probe: true });
+    expect(b.admit()).toMatchObject({ go: false });
+    b.cancelProbe();
+    expect(b.admit()).toMatchObject({ go: true, probe: true });
+  });
 });
 
 describe('derivedEventId', () => {
