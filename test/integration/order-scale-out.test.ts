@@ -1,7 +1,7 @@
 // Per-source order survives scale-out: three real `dualstream worker` processes at concurrency 64
-// publish events of 60 sources that arrive through three entry points (plain BullMQ `addBulk`
-// with BullMQ's own numeric ids, plain `addBulk` with custom job ids, `enqueueEvents`), round by
-// round, while one worker is killed with kill -9 (its active jobs come back through BullMQ's
+// publish events of 80 sources that arrive through four entry points (plain BullMQ `addBulk`
+// with BullMQ's own numeric ids, plain `addBulk` with custom job ids, `enqueueEvents`, and one
+// `POST /v1/events` array per round), round by round, while one worker is killed with kill -9 (its active jobs come back through BullMQ's
 // stalled-job recovery) and the private Kafka broker is killed and restarted (cool-down). Read
 // back from Kafka: every event once (or a duplicate that repeats its seq), no event after a
 // later one of its source, and `source-seq` 1, 2, 3, … without a gap for every source;
@@ -18,6 +18,9 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { PrivateKafka } from '../chaos/private-kafka.js';
 import { readWholeTopic } from '../chaos/kafka-reader.js';
 import { createPublishQueue, enqueueEvents } from '../../src/queue/index.js';
+import { createApp } from '../../src/server/app.js';
+import { startServer, type StartedServer } from '../../src/server/listen.js';
+import { silentLogger } from '../../src/logger.js';
 import type { DualstreamConfig } from '../../src/config/index.js';
 import { REDIS_URL, obliterate, testConfig, uniq, waitFor } from '../helpers/pipeline-kit.js';
 import { checkSourceOrder, notificationInversions } from '../helpers/order-check.js';
@@ -85,13 +88,16 @@ describe('per-source order with 3 worker processes, a worker kill -9 and a Kafka
   let env: Record<string, string>;
   const workers: ChildProcess[] = [];
   let sub: Redis;
+  let queueRedis: Redis;
+  let server: StartedServer;
+  const TOKEN = 'order-test-token-0123456789';
   const notifications: Array<{ key: string; seq: number }> = [];
 
   beforeAll(async () => {
     const port = await freePortPair();
     kafka = new PrivateKafka(port, (line) => log.push(line));
     await kafka.start();
-    config = testConfig({ KAFKA_BROKERS: kafka.address });
+    config = testConfig({ KAFKA_BROKERS: kafka.address, BOARD_TOKEN: TOKEN, PORT: '0' });
     const admin = new Kafka({
       clientId: 'order-test',
       brokers: [kafka.address],
@@ -122,10 +128,24 @@ describe('per-source order with 3 worker processes, a worker kill -9 and a Kafka
     });
     await sub.psubscribe(`${config.events.channelPrefix}:*`);
     for (let i = 0; i < WORKERS; i++) workers.push(startWorker(env, workerLog));
+    queueRedis = new Redis(REDIS_URL);
+    server = await startServer(
+      createApp({
+        config,
+        publishQueue: createPublishQueue(config, { connection: queueRedis }),
+        redis: queueRedis,
+        kafkaPing: async () => true,
+        logger: silentLogger(),
+      }),
+      config,
+      silentLogger(),
+    );
   }, 180_000);
 
   afterAll(async () => {
     await Promise.all(workers.map(stopWorker));
+    await server?.close();
+    await queueRedis?.quit();
     await sub?.quit();
     await obliterate(config.queue.name);
     await kafka?.destroy();
@@ -182,7 +202,14 @@ describe('per-source order with 3 worker processes, a worker kill -9 and a Kafka
         publishQueue,
         range.map((s) => event('api', s, n, `${runId}-a${s}-${n}`)),
       );
-      total += 3 * SOURCES_PER_ENTRY;
+      // One HTTP array.
+      const res = await fetch(`${server.url}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify(range.map((s) => event('http', s, n, `${runId}-h${s}-${n}`))),
+      });
+      expect(res.status).toBe(202);
+      total += 4 * SOURCES_PER_ENTRY;
       await sleep(200);
     }
     await faults;
@@ -229,7 +256,7 @@ describe('per-source order with 3 worker processes, a worker kill -9 and a Kafka
     );
     log.push(`order report: ${JSON.stringify(report)}`);
     expect(report.examples).toEqual([]);
-    expect(report.sources).toBe(3 * SOURCES_PER_ENTRY);
+    expect(report.sources).toBe(4 * SOURCES_PER_ENTRY);
     expect(report.records - report.duplicates).toBe(total);
     expect(report.inversions).toBe(0);
     expect(report.seqGaps).toBe(0);
