@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DualstreamError } from '../errors.js';
 import type { KafkaReceipt } from '../events/index.js';
@@ -195,9 +195,9 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
         }
         if (attempt.kind === 'again') continue;
         if (attempt.kind === 'unindexed') {
-          throw new DualstreamError(
+          // Validation passed, so its data vanished (job removed) or Redis' cjson cannot read it.
+          throw new UnrecoverableError(
             `Job ${jobId} has no sourceType/sourceId that Redis can read, so it cannot be ordered`,
-            { retriable: false },
           );
         }
         this.opts.metrics?.orderWaits.inc({ reason: attempt.kind });

@@ -66,8 +66,9 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
           : await publisher.publishToKafka(event);
         breaker.onSuccess();
       } catch (err) {
-        if (err instanceof DelayedError) {
-          // Stepped aside to wait for an earlier job of its source; Kafka was not tried.
+        if (err instanceof DelayedError || err instanceof UnrecoverableError) {
+          // Stepped aside to wait for an earlier job of its source, or cannot be ordered at all:
+          // Kafka was not tried.
           if (decision.probe) breaker.cancelProbe();
           throw err;
         }
