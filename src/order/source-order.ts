@@ -18,6 +18,7 @@ const scripts = new ScriptSet(
     resolve: 'resolve-11.lua',
     revoke: 'revoke-2.lua',
     failed: 'failed-11.lua',
+    unpark: 'unpark-8.lua',
   },
   'dsOrder',
 );
@@ -371,8 +372,19 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     if (this.heldLogged.size > 100_000) this.heldLogged.clear();
     // Parked first: a promotion that comes between the two finds it parked but not delayed yet,
     // and leaves it parked for the next one.
-    await this.opts.redis.sadd(this.keys.parked, jobId);
+    const k = this.keys;
+    await this.opts.redis.sadd(k.parked, jobId);
     await job.moveToDelayed(Date.now() + delay, token);
+    if (why.kind !== 'held') {
+      await scripts
+        .run(
+          this.opts.redis,
+          'unpark',
+          [k.index, k.adm, k.parked, k.delayed, k.wait, k.marker, k.meta, k.events],
+          [k.sourceListPrefix, jobId, why.blocker, k.jobPrefix],
+        )
+        .catch((err: unknown) => this.emitError(err));
+    }
     throw new DelayedError(
       `waiting for job ${why.blocker} of source ${why.source} (${why.kind}); back in ${delay} ms`,
     );
