@@ -1,9 +1,10 @@
 // The operator's path in a real browser: a publish fails for real (Kafka rejects the record as too
 // large for the topic), the operator sees the failed job and its reason in Bull Board, fixes the
-// topic, clicks Retry, and the event lands in Kafka. Needs Debian's chromium at /usr/bin/chromium
-// (installed by .ci/run); without it this test FAILS rather than silently passing.
+// topic, clicks Retry, and the event lands in Kafka. Needs a Chromium: CHROMIUM_PATH, or Debian's
+// /usr/bin/chromium, which test/global-setup.ts installs when it is missing and packages may be
+// installed. Without one this test FAILS (with the command to run) rather than silently passing.
 import { existsSync, mkdirSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
@@ -27,7 +28,6 @@ import {
 } from '../helpers/pipeline-kit.js';
 import { createLimitedTopic, setTopicMaxMessageBytes } from '../helpers/server-kit.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 const DOCS = new URL('../../docs/', import.meta.url);
 const USER = 'operator';
@@ -42,10 +42,13 @@ describe('Bull Board in a browser', () => {
   let browser: Browser | undefined;
 
   beforeAll(async () => {
+    const provisioned = inject('chromium');
+    if ('error' in provisioned) {
+      throw new Error(`No browser for this test (it does not skip): ${provisioned.error}`);
+    }
+    const CHROMIUM = provisioned.path;
     if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `No browser at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH. This test does not skip.`,
-      );
+      throw new Error(`No browser at ${CHROMIUM} (CHROMIUM_PATH). This test does not skip.`);
     }
     config = testConfig({
       BOARD_USER: USER,
