@@ -6,6 +6,7 @@ import { DualstreamMetrics } from '../metrics.js';
 import { createRedis } from '../redis.js';
 import { createDualPublisher } from '../publisher/index.js';
 import { createPublishQueue, createPublishWorker } from '../queue/index.js';
+import { SignalGate } from '../queue/signal-gate.js';
 import { createIngester, ownershipQueueName } from '../ownership/index.js';
 import { createApp } from '../server/app.js';
 import { createKafkaPing, type KafkaPing } from '../server/kafka-ping.js';
@@ -144,20 +145,25 @@ export function logRunning(running: Running, what: string): void {
 
 /**
  * Stop gracefully on SIGTERM/SIGINT: stop taking work, finish active jobs, flush, disconnect. A
- * second signal exits at once.
+ * second signal more than a second later exits at once; the copy that a process-group signal
+ * delivers through a forwarding parent (`npm start`) within that second is ignored.
  */
 export function onShutdownSignal(
   running: Running,
   exit: (code: number) => void = process.exit,
 ): void {
-  let stopping = false;
+  const gate = new SignalGate();
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    const verdict = gate.receive();
+    if (verdict === 'duplicate') {
+      running.logger.debug({ signal }, 'same signal again (process group and parent): ignored');
+      return;
+    }
+    if (verdict === 'force') {
       running.logger.warn({ signal }, 'second signal: exiting without waiting');
       exit(130);
       return;
     }
-    stopping = true;
     running.logger.info({ signal }, 'shutting down gracefully');
     running.close().then(
       () => exit(0),
