@@ -23,3 +23,8 @@ export {
 export { PublishWorker, createPublishWorker, type PublishWorkerDeps } from './publish-worker.js';
 export { installShutdown, type Closeable, type InstallShutdownOptions } from './shutdown.js';
 export { SignalGate, type SignalGateOptions, type SignalVerdict } from './signal-gate.js';
+export {
+  COOLDOWN_LIMITER,
+  cooldownRemainingMs,
+  type RateLimitTtlReader,
+} from './cooldown-limiter.js';

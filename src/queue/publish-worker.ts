@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import { createDualPublisher, type DualPublisher } from '../publisher/index.js';
 import { createRedis } from '../redis.js';
+import { COOLDOWN_LIMITER } from './cooldown-limiter.js';
 import { KafkaBreaker } from './kafka-breaker.js';
 import { createPublishProcessor, type PublishHooks } from './publish-processor.js';
 import type { PublishJobData, PublishJobResult } from './publish-queue.js';
@@ -81,9 +82,8 @@ export class PublishWorker extends EventEmitter {
       concurrency: deps.concurrency ?? config.queue.concurrency,
       autorun: deps.autorun ?? true,
       drainDelay: deps.drainDelay ?? 5,
-      // BullMQ consults the limiter key only when a limiter is configured. A max no real load
-      // reaches makes it inert except when the cool-down sets the key.
-      limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
+      // Inert except during a Kafka cool-down (see cooldown-limiter.ts).
+      limiter: { ...COOLDOWN_LIMITER },
       // For jobs added by plain producers without options: keep completed ones for the jobId
       // de-duplication window. Failed ones are kept (the default) for the operator.
       removeOnComplete: {

@@ -102,6 +102,7 @@ export function createApp(deps: AppDeps): Express {
     {
       queue: deps.publishQueue,
       description: `Events to publish: Kafka topic "${config.kafka.topic}", then Redis Pub/Sub "${config.events.channelPrefix}:<sourceType>:<sourceId>". Job name = event type.`,
+      cooldownLimiter: true,
     },
   ];
   if (deps.ownershipQueue) {
