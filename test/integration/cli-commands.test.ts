@@ -204,31 +204,34 @@ describe('dualstream retry-failed', () => {
     });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(
-      `${N} of ${N} failed job(s) of queue "${config.queue.name}" would be retried (dry run, nothing changed)`,
+      `queue "${config.queue.name}": ${N} failed job(s), ${N} matching the filters`,
     );
+    expect(dry.stdout).toContain(`${N} job(s) would be retried (dry run, nothing changed)`);
     expect(dry.stdout.split('\n').filter((l) => l.startsWith('  r-'))).toHaveLength(N);
     const none = await runCli(['retry-failed', '--dry-run', '--reason', '^nothing-like-this'], {
       env: envOf(config),
     });
-    expect(none.stdout).toContain(`0 of ${N} failed job(s)`);
+    expect(none.stdout).toContain(`${N} failed job(s), 0 matching the filters`);
+    expect(none.stdout).toContain('0 job(s) would be retried');
     expect(await queue.getFailedCount()).toBe(N);
 
     await setTopicMaxMessageBytes(config.kafka.topic, 1_048_576);
-    const run = await runCli(['retry-failed'], { env: envOf(config) });
-    expect(run.code).toBe(0);
+    const run = await runCli(['retry-failed', '--wait', '2m'], {
+      env: envOf(config),
+      timeoutMs: 150_000,
+    });
     expect(run.stdout).toContain(`retried ${N} failed job(s)`);
-    await waitFor(
-      async () => (await queue.getCompletedCount()) === N,
-      60_000,
-      `${N} completed jobs`,
-    );
+    // The command followed the retried jobs until each was published.
+    expect(run.stdout).toMatch(new RegExp(`: ${N} published, 0 failed again, 0 still pending`));
+    expect(run.code).toBe(0);
+    expect(await queue.getCompletedCount()).toBe(N);
     expect(await queue.getFailedCount()).toBe(0);
 
     const records = await readTopic(config.kafka.topic);
     const ids = records.map((r) => r.headers['event-id']);
     expect(ids).toHaveLength(N);
     expect(new Set(ids).size).toBe(N);
-  });
+  }, 240_000);
 
   it('with filters, pages through the failed set and retries only the matching jobs', async () => {
     await setTopicMaxMessageBytes(config.kafka.topic, 1024);
@@ -248,21 +251,52 @@ describe('dualstream retry-failed', () => {
 
     await setTopicMaxMessageBytes(config.kafka.topic, 1_048_576);
     const r = await runCli(
-      ['retry-failed', '--reason', 'max message size', '--newer-than', '1h', '--page-size', '7'],
+      [
+        'retry-failed',
+        '--reason',
+        'max message size',
+        '--newer-than',
+        '1h',
+        '--page-size',
+        '7',
+        '--wait',
+        '1m',
+      ],
       { env: envOf(config) },
     );
+    expect(r.stdout).toContain('31 failed job(s), 30 matching the filters');
+    expect(r.stdout).toContain('retried 30 failed job(s)');
+    expect(r.stdout).toMatch(/: 30 published, 0 failed again, 0 still pending/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('retried 30 of 30 matching failed job(s)');
-    await waitFor(
-      async () => (await queue.getFailedCount()) === 1,
-      30_000,
-      'only the invalid job left failed',
-    );
     expect((await queue.getFailed()).map((j) => j.id)).toEqual(['bad-1']);
     const old = await runCli(['retry-failed', '--older-than', '1h', '--dry-run'], {
       env: envOf(config),
     });
-    expect(old.stdout).toContain('0 of 1 failed job(s)');
+    expect(old.stdout).toContain('1 failed job(s), 0 matching the filters');
+  });
+
+  it('skips invalid events unless --include-invalid, and says which retried jobs failed again and why', async () => {
+    // Left from the test before: bad-1, an invalid event (validation failed, UnrecoverableError).
+    expect((await queue.getFailed()).map((j) => j.id)).toEqual(['bad-1']);
+    const dry = await runCli(['retry-failed', '--dry-run'], { env: envOf(config) });
+    expect(dry.stdout).toContain('0 job(s) would be retried');
+    expect(dry.stdout).toMatch(/would skip 1 invalid event\(s\)[^\n]*--include-invalid/);
+
+    const plain = await runCli(['retry-failed'], { env: envOf(config) });
+    expect(plain.stdout).toContain('retried 0 failed job(s)');
+    expect(plain.stdout).toMatch(/skipped 1 invalid event\(s\)/);
+    expect(plain.stdout).toMatch(/ 1× .*sourceId must not contain whitespace/);
+    expect(plain.code).toBe(0);
+    expect(await queue.getJobState('bad-1')).toBe('failed');
+
+    const forced = await runCli(['retry-failed', '--include-invalid', '--wait', '1m'], {
+      env: envOf(config),
+    });
+    expect(forced.stdout).toContain('retried 1 failed job(s)');
+    expect(forced.stdout).toMatch(/: 0 published, 1 failed again, 0 still pending/);
+    expect(forced.stdout).toMatch(/failed again 1× .*sourceId must not contain whitespace/);
+    expect(forced.code).toBe(1);
+    expect(await queue.getJobState('bad-1')).toBe('failed');
   });
 });
 
