@@ -72,6 +72,16 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
       closers.push({ name: 'publisher', close: () => publisher!.close() });
       const worker = createPublishWorker(config, { publisher, logger, metrics });
       closers.push({ name: 'publish worker', close: () => worker.close() });
+      logger.info(
+        {
+          queue: config.queue.name,
+          prefix: config.redis.prefix,
+          topic: config.kafka.topic,
+          brokers: config.kafka.brokers,
+          concurrency: config.queue.concurrency,
+        },
+        `publish worker: queue "${config.queue.name}" -> Kafka topic "${config.kafka.topic}" at ${config.kafka.brokers.join(',')}, then Redis Pub/Sub`,
+      );
     } else if (parts.server) {
       kafkaPing = createKafkaPing(config);
       closers.push({ name: 'kafka ping', close: () => kafkaPing!.close() });

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
+import { DualstreamError } from '../errors.js';
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
@@ -76,21 +77,25 @@ export class PublishWorker extends EventEmitter {
       ...(logger ? { logger } : {}),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
     });
-    const worker = new Worker<PublishJobData, PublishJobResult>(config.queue.name, processor, {
-      connection: this.connection,
-      prefix: config.redis.prefix,
-      concurrency: deps.concurrency ?? config.queue.concurrency,
-      autorun: deps.autorun ?? true,
-      drainDelay: deps.drainDelay ?? 5,
-      // Inert except during a Kafka cool-down (see cooldown-limiter.ts).
-      limiter: { ...COOLDOWN_LIMITER },
-      // For jobs added by plain producers without options: keep completed ones for the jobId
-      // de-duplication window. Failed ones are kept (the default) for the operator.
-      removeOnComplete: {
-        age: config.queue.keepCompletedSeconds,
-        count: config.queue.keepCompletedCount,
+    const worker = new Worker<PublishJobData, PublishJobResult>(
+      config.queue.name,
+      shortStacks(processor),
+      {
+        connection: this.connection,
+        prefix: config.redis.prefix,
+        concurrency: deps.concurrency ?? config.queue.concurrency,
+        autorun: deps.autorun ?? true,
+        drainDelay: deps.drainDelay ?? 5,
+        // Inert except during a Kafka cool-down (see cooldown-limiter.ts).
+        limiter: { ...COOLDOWN_LIMITER },
+        // For jobs added by plain producers without options: keep completed ones for the jobId
+        // de-duplication window. Failed ones are kept (the default) for the operator.
+        removeOnComplete: {
+          age: config.queue.keepCompletedSeconds,
+          count: config.queue.keepCompletedCount,
+        },
       },
-    });
+    );
     this.worker = worker;
     worker.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
@@ -125,6 +130,31 @@ export class PublishWorker extends EventEmitter {
     })();
     return this.closing;
   }
+}
+
+/**
+ * Bull Board shows a failed job's stack under its reason. For the failures we expect and name
+ * (an invalid event, a Kafka error) the frames are BullMQ's and ours, of no use to an operator,
+ * so the stack is cut to the reason (and its cause); unexpected errors keep their full stack.
+ */
+function shortStacks<D, R>(
+  processor: (job: Job<D, R>, token?: string) => Promise<R>,
+): (job: Job<D, R>, token?: string) => Promise<R> {
+  return async (job, token) => {
+    try {
+      return await processor(job, token);
+    } catch (err) {
+      if (
+        err instanceof Error &&
+        (err.name === 'UnrecoverableError' || err instanceof DualstreamError)
+      ) {
+        const cause =
+          err.cause instanceof Error ? `\ncaused by ${err.cause.name}: ${err.cause.message}` : '';
+        err.stack = `${err.name}: ${err.message}${cause}`;
+      }
+      throw err;
+    }
+  };
 }
 
 /** Create and start a {@link PublishWorker}. */

@@ -115,7 +115,12 @@ describe('Bull Board in a browser', () => {
       'the publish to fail',
     );
     const failed = await queue.getJob(id);
-    expect(failed?.failedReason).toMatch(/larger than the max message size/);
+    // The reason names the topic, the record's size and the topic's limit.
+    expect(failed?.failedReason).toMatch(
+      new RegExp(
+        `too large: topic "${config.kafka.topic}": record of \\d+ bytes, the topic's max message size \\(max.message.bytes\\) is 1024 bytes`,
+      ),
+    );
 
     // The operator fixes the topic, then retries from the board.
     await setTopicMaxMessageBytes(config.kafka.topic, 1_048_576);
@@ -129,7 +134,10 @@ describe('Bull Board in a browser', () => {
       await page.goto(
         `${server.url}/admin/queues/queue/${encodeURIComponent(config.queue.name)}?status=failed`,
       );
-      await page.getByText('larger than the max message size').first().waitFor({ timeout: 20_000 });
+      await page
+        .getByText("the topic's max message size (max.message.bytes) is 1024 bytes")
+        .first()
+        .waitFor({ timeout: 20_000 });
       await expect(
         page.getByText('issue.opened — repo/acme/widgets').first().isVisible(),
       ).resolves.toBe(true);

@@ -78,6 +78,18 @@ describe('npm start and a process-group signal', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`one group ${signal} is one graceful shutdown (exit 0, no "second signal")`, async () => {
       const run = await startThenSignalGroup(signal);
+      // The start-up line names the queue, the topic and the brokers.
+      const messages = run.output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(messages).toContainEqual(
+        expect.stringMatching(
+          new RegExp(
+            `^publish worker: queue "sig-\\w+-q" -> Kafka topic "sig-\\w+-topic" at ${BROKERS}`,
+          ),
+        ),
+      );
       expect(run.output).toContain('shutting down gracefully');
       expect(run.output).not.toContain('second signal');
       expect(run.code, run.output).toBe(0);
