@@ -11,7 +11,7 @@ import { action, EXIT, UsageError } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
 import { createProgress } from './progress.js';
 
-const GROUPS = ['connection'] as const;
+const GROUPS = ['queue'] as const;
 
 /** One rejected input line. */
 export interface RejectedLine {

@@ -7,6 +7,7 @@ import { ingestCommand } from './ingest.js';
 import { replayCommand } from './replay.js';
 import { retryFailedCommand } from './retry-failed.js';
 import { startCommand } from './start.js';
+import { topicCommand } from './topic.js';
 import { workerCommand } from './worker.js';
 
 /** Build the `dualstream` command with all subcommands. */
@@ -27,6 +28,7 @@ export function createProgram(): Command {
     retryFailedCommand(),
     replayCommand(),
     doctorCommand(),
+    topicCommand(),
     infraCommand(),
   ]) {
     cmd.showHelpAfterError('(run with --help for usage)');

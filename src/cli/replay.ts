@@ -11,7 +11,7 @@ import { action, EXIT, UsageError } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
 import { createProgress } from './progress.js';
 
-const GROUPS = ['connection'] as const;
+const GROUPS = ['kafka', 'pubsub'] as const;
 
 /** Offsets given on the command line: one for every partition, or per partition. */
 export type OffsetSpec = { all: bigint } | { perPartition: Map<number, bigint> };

@@ -19,7 +19,7 @@ export {
   type FailedJobSummary,
 } from './failed-jobs.js';
 
-const GROUPS = ['connection'] as const;
+const GROUPS = ['queue'] as const;
 
 function regexArg(v: string): RegExp {
   try {

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { DualstreamMetrics } from '../metrics.js';
 import { createRedis } from '../redis.js';
 import { createDualPublisher } from '../publisher/index.js';
+import { ensureTopicAtStartup } from '../publisher/topic-admin.js';
 import { createPublishQueue, createPublishWorker } from '../queue/index.js';
 import { SignalGate } from '../queue/signal-gate.js';
 import { createIngester, ownershipQueueName } from '../ownership/index.js';
@@ -68,6 +69,9 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
     let publisher: ReturnType<typeof createDualPublisher> | undefined;
     let kafkaPing: KafkaPing | undefined;
     if (parts.worker) {
+      // Before the first produce, so that a broker that auto-creates topics does not create it
+      // first with its defaults.
+      await ensureTopicAtStartup(config, logger);
       publisher = createDualPublisher(config, { logger, metrics });
       closers.push({ name: 'publisher', close: () => publisher!.close() });
       const worker = createPublishWorker(config, { publisher, logger, metrics });

@@ -50,6 +50,7 @@ describe('dualstream CLI: usage and bad input', () => {
     'retry-failed',
     'replay',
     'doctor',
+    'topic',
     'infra',
   ];
 
@@ -375,14 +376,62 @@ describe('dualstream doctor', () => {
     expect(r.stdout).toContain('2 failed');
   });
 
-  it('checks the real services and reports a missing topic as FAIL', async () => {
-    const r = await runCli(['doctor', '--topic', 'no-such-topic-dualstream'], {
+  it('checks the real services; a missing topic is not a failure when something will create it', async () => {
+    const missing = `no-such-topic-${Date.now()}`;
+    const r = await runCli(['doctor', '--topic', missing], {
       env: { KAFKA_BROKERS: BROKERS, REDIS_URL },
     });
     expect(r.stdout).toMatch(/^OK {3}redis {13}/m);
     expect(r.stdout).toMatch(/^(OK {3}|WARN )redis version/m);
     expect(r.stdout).toMatch(/^OK {3}kafka /m);
-    expect(r.stdout).toMatch(/^FAIL topic .*"no-such-topic-dualstream" does not exist/m);
-    expect(r.code).toBe(1);
+    // The worker creates it at start-up (KAFKA_CREATE_TOPIC defaults to on).
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^OK {3}topic .*"${missing}" does not exist yet: the worker creates it at start-up`,
+        'm',
+      ),
+    );
+    expect(r.stdout).not.toContain('kafka-topics.sh');
+    expect(r.code).toBe(0);
+
+    // Creation off: the verdict depends on the broker's auto.create.topics.enable, and the fix
+    // is this package's own command.
+    const off = await runCli(['doctor', '--topic', missing], {
+      env: { KAFKA_BROKERS: BROKERS, REDIS_URL, KAFKA_CREATE_TOPIC: '0' },
+    });
+    expect(off.stdout).toMatch(
+      new RegExp(
+        `^(WARN topic .*the broker creates it on the first write|FAIL topic .*"${missing}" does not exist, KAFKA_CREATE_TOPIC=0)`,
+        'm',
+      ),
+    );
+    expect(off.stdout).toContain(`fix: dualstream topic create --topic ${missing}`);
+    // Nothing was created by looking.
+    const again = await runCli(['doctor', '--topic', missing], {
+      env: { KAFKA_BROKERS: BROKERS, REDIS_URL },
+    });
+    expect(again.stdout).toContain('does not exist yet');
+  });
+});
+
+describe('dualstream topic create', () => {
+  const topic = `topic-create-${Date.now()}`;
+  afterAll(() => deleteTopics(topic));
+
+  it('creates the topic with the partitions asked for, then leaves it unchanged', async () => {
+    const env = { KAFKA_BROKERS: BROKERS, KAFKA_TOPIC: topic };
+    const first = await runCli(['topic', 'create', '--partitions', '3'], { env });
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toMatch(
+      new RegExp(`^created topic "${topic}": 3 partition\\(s\\), replication 1$`, 'm'),
+    );
+    expect(first.code).toBe(0);
+    const second = await runCli(['topic', 'create', '--partitions', '5'], { env });
+    expect(second.stdout).toContain(
+      `topic "${topic}" already exists with 3 partition(s); left unchanged`,
+    );
+    expect(second.code).toBe(0);
+    const doctor = await runCli(['doctor'], { env: { ...env, REDIS_URL } });
+    expect(doctor.stdout).toMatch(new RegExp(`^OK {3}topic +"${topic}": 3 partition\\(s\\)`, 'm'));
   });
 });
