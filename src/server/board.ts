@@ -77,6 +77,9 @@ export function createBoardRouter(queues: BoardQueue[]): Router {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'dualstream' } },
   });
-  // getRouter() is typed `any` by @bull-board/express; it is an express Router.
-  return serverAdapter.getRouter() as Router;
+  // getRouter() is typed `any` by @bull-board/express; it is an express app (a Router that can
+  // be mounted). Its own app would announce "X-Powered-By: Express" again.
+  const router = serverAdapter.getRouter() as Router & { disable?: (setting: string) => void };
+  router.disable?.('x-powered-by');
+  return router;
 }

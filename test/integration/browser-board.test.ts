@@ -130,6 +130,12 @@ describe('Bull Board in a browser', () => {
       viewport: { width: 1400, height: 900 },
     });
     const page = await context.newPage();
+    // The server's Content-Security-Policy (helmet) must not break the board: any violation
+    // the browser reports fails the test.
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
     try {
       await page.goto(
         `${server.url}/admin/queues/queue/${encodeURIComponent(config.queue.name)}?status=failed`,
@@ -193,6 +199,7 @@ describe('Bull Board in a browser', () => {
         path: new URL('board-completed.png', ARTIFACTS).pathname,
         fullPage: true,
       });
+      expect(violations).toEqual([]);
     } finally {
       await context.close();
     }

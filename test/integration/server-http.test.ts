@@ -292,6 +292,32 @@ describe('HTTP server', () => {
       await (await queue.getJob('metric-1'))?.remove();
     });
 
+    it('every response carries the security headers: board, API, probes, 401, 404, errors', async () => {
+      const bearer = { authorization: `Bearer ${TOKEN}` };
+      const responses = await Promise.all([
+        fetch(`${server.url}/admin/queues`, { headers: { authorization: auth } }),
+        fetch(`${server.url}/admin/queues`),
+        fetch(`${server.url}/admin/queues/api/queues`, { headers: { authorization: auth } }),
+        fetch(`${server.url}/healthz`),
+        fetch(`${server.url}/readyz`),
+        fetch(`${server.url}/metrics`, { headers: bearer }),
+        fetch(`${server.url}/nope`),
+        post('{"type": '),
+      ]);
+      expect(responses.map((r) => r.status)).toEqual([200, 401, 200, 200, 200, 200, 404, 400]);
+      for (const res of responses) {
+        const csp = res.headers.get('content-security-policy') ?? '';
+        expect(csp, res.url).toContain("frame-ancestors 'none'");
+        expect(csp).toContain("default-src 'self'");
+        expect(csp).toContain("script-src 'self'");
+        expect(csp).not.toContain('upgrade-insecure-requests');
+        expect(res.headers.get('x-frame-options')).toBe('DENY');
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+        expect(res.headers.get('x-powered-by')).toBeNull();
+      }
+    });
+
     it('unknown paths answer 404 JSON', async () => {
       const res = await fetch(`${server.url}/nope`);
       expect(res.status).toBe(404);
