@@ -62,6 +62,15 @@ describe('dualstream CLI: usage and bad input', () => {
     });
     const top = await runCli(['--help']);
     for (const c of commands) expect(top.stdout).toContain(c);
+    // A command lists only the flags it uses: retry-failed and enqueue talk to the queue Redis
+    // only, replay to Kafka and the Pub/Sub Redis only.
+    const help = (c: string) => results[commands.indexOf(c)]!.stdout;
+    for (const c of ['retry-failed', 'enqueue']) {
+      expect(help(c), c).not.toMatch(/--kafka-brokers|--topic|--pubsub-redis-url/);
+      expect(help(c), c).toMatch(/--redis-url[\s\S]*--queue[\s\S]*--prefix/);
+    }
+    expect(help('replay')).not.toMatch(/--queue|--prefix|--redis-url/);
+    expect(help('replay')).toMatch(/--kafka-brokers[\s\S]*--topic[\s\S]*--pubsub-redis-url/);
   });
 
   it('unknown flags and commands are commander errors with a non-zero exit, no stack trace', async () => {
@@ -72,6 +81,8 @@ describe('dualstream CLI: usage and bad input', () => {
     expect(cmd.code).not.toBe(0);
     expect(cmd.stderr).toMatch(/unknown command 'retry-faild'[\s\S]*retry-failed/);
     for (const r of [flag, cmd]) expect(r.stderr).not.toMatch(STACK);
+    // Usage errors exit 2, like a bad configuration.
+    expect([flag.code, cmd.code]).toEqual([2, 2]);
   });
 
   it('bad flag values name the flag and the problem', async () => {
@@ -84,7 +95,7 @@ describe('dualstream CLI: usage and bad input', () => {
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));
     results.forEach((r, i) => {
-      expect(r.code, cases[i]![0].join(' ')).not.toBe(0);
+      expect(r.code, cases[i]![0].join(' ')).toBe(2);
       expect(r.stderr).toMatch(cases[i]![1]);
       expect(r.stderr).not.toMatch(STACK);
     });
@@ -151,11 +162,21 @@ describe('dualstream enqueue', () => {
     expect(r.stderr).toBe('');
     expect((await queue.getWaiting()).map((j) => j.id).sort()).toEqual(['nd-1', 'nd-3', 'nd-7']);
 
-    const again = await runCli(['enqueue', '-'], { env: envOf(config), input: lines[0] + '\n' });
+    // A duplicate is not counted as enqueued.
+    const again = await runCli(['enqueue', '-'], {
+      env: envOf(config),
+      input:
+        [
+          lines[0],
+          lines[2],
+          JSON.stringify({ id: 'nd-8', type: 'push', sourceType: 'repo', sourceId: 'd' }),
+        ].join('\n') + '\n',
+    });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(
-      'enqueued 1 event (1 already enqueued before: no-op), rejected 0 lines',
+      'enqueued 1 event, skipped 2 duplicates (id already enqueued), rejected 0 lines',
     );
+    expect(await queue.getWaitingCount()).toBe(4);
   });
 });
 
@@ -361,6 +382,19 @@ describe('dualstream replay', () => {
     );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('Kafka topic "no-such-topic-dualstream" does not exist');
+  });
+
+  it('names a partition the topic does not have instead of replaying nothing', async () => {
+    const r = await runCli(['replay', '--from-offset', '5:0,0:0'], { env: envOf(config) });
+    expect(r.stderr).toBe(
+      `dualstream: --from-offset names partition 5, but topic "${config.kafka.topic}" has 1 partition(s): 0\n`,
+    );
+    expect(r.code).toBe(2);
+    const to = await runCli(['replay', '--from-offset', '0', '--to-offset', '3:1'], {
+      env: envOf(config),
+    });
+    expect(to.stderr).toContain('--to-offset names partition 3');
+    expect(to.code).toBe(2);
   });
 });
 
