@@ -33,12 +33,16 @@ if (!existsSync(cli)) {
 }
 
 // A child process (not an import) so that its graceful shutdown and exit code are the CLI's own.
-// Ctrl+C reaches the child directly (same process group): forwarding SIGINT as well would count
-// as a second signal there and skip the graceful shutdown. SIGTERM (docker stop, systemd, npm)
-// is sent to us only, so we pass it on.
+// SIGTERM/SIGINT sent to us alone (docker stop through npm, `kill <pid>`) are passed on. A signal
+// sent to the whole process group (Ctrl+C, systemd, `timeout`) reaches the child directly as well,
+// so it sees two copies a few ms apart: the CLI counts copies that close together as one request
+// (src/queue/signal-gate.ts), and only a later signal forces exit.
 const child = spawn(process.execPath, [cli, 'start', ...args], { cwd: root, stdio: 'inherit' });
-process.on('SIGINT', () => {});
-process.on('SIGTERM', () => child.kill('SIGTERM'));
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  });
+}
 child.on('exit', (code, signal) => {
   process.exit(code ?? (signal ? 1 : 0));
 });

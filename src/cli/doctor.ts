@@ -3,9 +3,11 @@ import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
 import { orderKeys } from '../order/index.js';
 import { createKafkaClient } from '../publisher/kafka-client.js';
+import { inspectTopic } from '../publisher/topic-admin.js';
 import { createRedis } from '../redis.js';
 import { action, EXIT } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
+import { topicCheck } from './topic-check.js';
 
 const GROUPS = ['connection'] as const;
 
@@ -102,7 +104,7 @@ async function redisChecks(url: string, label: string, full: boolean): Promise<C
         status: 'FAIL',
         name: label,
         detail: `${redactUrl(url)}: ${lastError() ?? (err as Error).message}`,
-        fix: `start Redis (npm run infra:up) or point ${label === 'redis' ? 'REDIS_URL' : 'PUBSUB_REDIS_URL'} at a running one`,
+        fix: `start Redis (dualstream infra up, for development) or point ${label === 'redis' ? 'REDIS_URL' : 'PUBSUB_REDIS_URL'} at a running one`,
       });
       return lines;
     }
@@ -184,40 +186,14 @@ async function kafkaChecks(config: DualstreamConfig): Promise<CheckLine[]> {
       status: 'FAIL',
       name: 'kafka',
       detail: `${brokers}: ${(err as Error).message}`,
-      fix: 'start Kafka (npm run infra:up) or set KAFKA_BROKERS (and KAFKA_SSL / KAFKA_SASL_* for a secured cluster)',
+      fix: 'start Kafka (dualstream infra up, for development) or set KAFKA_BROKERS (and KAFKA_SSL / KAFKA_SASL_* for a secured cluster)',
     });
     await admin.disconnect().catch(() => undefined);
     return lines;
   }
+  await admin.disconnect().catch(() => undefined);
   try {
-    const topic = config.kafka.topic;
-    const topics = await admin.listTopics();
-    if (!topics.includes(topic)) {
-      lines.push({
-        status: 'FAIL',
-        name: 'topic',
-        detail: `"${topic}" does not exist`,
-        fix: `create it, e.g. kafka-topics.sh --bootstrap-server ${config.kafka.brokers[0]} --create --topic ${topic} --partitions 6, or set KAFKA_TOPIC`,
-      });
-    } else {
-      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-      const partitions = meta.topics[0]?.partitions ?? [];
-      const leaderless = partitions.filter((p) => p.leader < 0).length;
-      lines.push(
-        leaderless > 0
-          ? {
-              status: 'WARN',
-              name: 'topic',
-              detail: `"${topic}": ${partitions.length} partition(s), ${leaderless} without a leader`,
-              fix: 'check the brokers hosting those partitions',
-            }
-          : {
-              status: 'OK',
-              name: 'topic',
-              detail: `"${topic}": ${partitions.length} partition(s)`,
-            },
-      );
-    }
+    lines.push(topicCheck(config.kafka, await inspectTopic(config.kafka, config.kafka.topic)));
   } catch (err) {
     lines.push({
       status: 'FAIL',
@@ -225,8 +201,6 @@ async function kafkaChecks(config: DualstreamConfig): Promise<CheckLine[]> {
       detail: (err as Error).message,
       fix: 'check the Kafka ACLs of this client',
     });
-  } finally {
-    await admin.disconnect().catch(() => undefined);
   }
   return lines;
 }

@@ -11,7 +11,7 @@ import { action, EXIT, UsageError } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
 import { createProgress } from './progress.js';
 
-const GROUPS = ['connection'] as const;
+const GROUPS = ['queue'] as const;
 
 /** One rejected input line. */
 export interface RejectedLine {
@@ -123,10 +123,13 @@ export function enqueueCommand(): Command {
         await queue.close().catch(() => undefined);
         await redis.quit().catch(() => undefined);
       }
+      // A duplicate (its id was enqueued before) adds nothing: it is not counted as enqueued.
+      const fresh = accepted - duplicates;
+      const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
       process.stdout.write(
-        `enqueued ${accepted} event${accepted === 1 ? '' : 's'}` +
-          (duplicates ? ` (${duplicates} already enqueued before: no-op)` : '') +
-          `, rejected ${rejected.length} line${rejected.length === 1 ? '' : 's'}\n`,
+        `enqueued ${plural(fresh, 'event')}` +
+          (duplicates ? `, skipped ${plural(duplicates, 'duplicate')} (id already enqueued)` : '') +
+          `, rejected ${plural(rejected.length, 'line')}\n`,
       );
       for (const r of rejected) process.stdout.write(`  line ${r.line}: ${r.reason}\n`);
       return rejected.length > 0 ? EXIT.failure : EXIT.ok;

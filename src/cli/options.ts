@@ -10,23 +10,22 @@ interface ConfigFlag {
   switch?: boolean;
 }
 
-/** Connection flags shared by every command that talks to Kafka or Redis. */
-const CONNECTION_FLAGS: ConfigFlag[] = [
+/** Kafka connection flags. */
+const KAFKA_FLAGS: ConfigFlag[] = [
   {
     flags: '--kafka-brokers <list>',
     variable: 'KAFKA_BROKERS',
     description: 'Kafka brokers, host:port,... (KAFKA_BROKERS)',
   },
   { flags: '--topic <name>', variable: 'KAFKA_TOPIC', description: 'Kafka topic (KAFKA_TOPIC)' },
+];
+
+/** Flags of the Redis holding the queues. */
+const QUEUE_FLAGS: ConfigFlag[] = [
   {
     flags: '--redis-url <url>',
     variable: 'REDIS_URL',
     description: 'Redis holding the queues (REDIS_URL)',
-  },
-  {
-    flags: '--pubsub-redis-url <url>',
-    variable: 'PUBSUB_REDIS_URL',
-    description: 'Redis for Pub/Sub notifications (PUBSUB_REDIS_URL)',
   },
   {
     flags: '--queue <name>',
@@ -38,11 +37,33 @@ const CONNECTION_FLAGS: ConfigFlag[] = [
     variable: 'DUALSTREAM_PREFIX',
     description: 'BullMQ key prefix (DUALSTREAM_PREFIX)',
   },
+];
+
+/** Flag of the Redis receiving the notifications. */
+const PUBSUB_FLAGS: ConfigFlag[] = [
+  {
+    flags: '--pubsub-redis-url <url>',
+    variable: 'PUBSUB_REDIS_URL',
+    description: 'Redis for Pub/Sub notifications (PUBSUB_REDIS_URL)',
+  },
+];
+
+/** Flag of the commands that log. */
+const LOG_FLAGS: ConfigFlag[] = [
   {
     flags: '--log-level <level>',
     variable: 'LOG_LEVEL',
     description: 'fatal|error|warn|info|debug|trace|silent (LOG_LEVEL)',
   },
+];
+
+/** Every connection flag: for the commands that talk to Kafka and both Redis roles. */
+const CONNECTION_FLAGS: ConfigFlag[] = [
+  ...KAFKA_FLAGS,
+  QUEUE_FLAGS[0]!,
+  ...PUBSUB_FLAGS,
+  ...QUEUE_FLAGS.slice(1),
+  ...LOG_FLAGS,
 ];
 
 /** Flags of the processes that run a worker. */
@@ -100,11 +121,20 @@ const METRICS_FLAGS: ConfigFlag[] = [
   },
 ];
 
-/** Which groups of flags a command takes. */
-export type FlagGroup = 'connection' | 'worker' | 'ingest' | 'server' | 'metrics';
+/**
+ * Which groups of flags a command takes: `connection` is all of `kafka`, `queue`, `pubsub` and
+ * `log`; a command that uses only some of them lists only those, so `--help` shows no flag it
+ * ignores.
+ */
+export type FlagGroup =
+  'connection' | 'kafka' | 'queue' | 'pubsub' | 'log' | 'worker' | 'ingest' | 'server' | 'metrics';
 
 const GROUPS: Record<FlagGroup, ConfigFlag[]> = {
   connection: CONNECTION_FLAGS,
+  kafka: KAFKA_FLAGS,
+  queue: QUEUE_FLAGS,
+  pubsub: PUBSUB_FLAGS,
+  log: LOG_FLAGS,
   worker: WORKER_FLAGS,
   ingest: INGEST_FLAGS,
   server: SERVER_FLAGS,

@@ -1,12 +1,14 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { boardCommand } from './board.js';
 import { doctorCommand } from './doctor.js';
 import { enqueueCommand } from './enqueue.js';
+import { EXIT } from './errors.js';
 import { infraCommand } from './infra.js';
 import { ingestCommand } from './ingest.js';
 import { replayCommand } from './replay.js';
 import { retryFailedCommand } from './retry-failed.js';
 import { startCommand } from './start.js';
+import { topicCommand } from './topic.js';
 import { workerCommand } from './worker.js';
 
 /** Build the `dualstream` command with all subcommands. */
@@ -27,10 +29,28 @@ export function createProgram(): Command {
     retryFailedCommand(),
     replayCommand(),
     doctorCommand(),
+    topicCommand(),
     infraCommand(),
   ]) {
     cmd.showHelpAfterError('(run with --help for usage)');
     program.addCommand(cmd);
   }
+  throwUsageErrors(program);
   return program;
+}
+
+/**
+ * Make commander throw its errors (unknown option, bad flag value, missing argument) instead of
+ * exiting with 1, so that the entry point exits with {@link EXIT.usage} (2) for every usage error,
+ * as for a bad configuration. Help and version still exit 0.
+ */
+function throwUsageErrors(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) throwUsageErrors(sub);
+}
+
+/** The exit code for an error commander threw (it has printed the message already). */
+export function commanderExitCode(err: unknown): number | undefined {
+  if (!(err instanceof CommanderError)) return undefined;
+  return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
 }

@@ -11,7 +11,7 @@ import { action, EXIT, UsageError } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
 import { createProgress } from './progress.js';
 
-const GROUPS = ['connection'] as const;
+const GROUPS = ['kafka', 'pubsub'] as const;
 
 /** Offsets given on the command line: one for every partition, or per partition. */
 export type OffsetSpec = { all: bigint } | { perPartition: Map<number, bigint> };
@@ -31,6 +31,16 @@ export function parseOffsetSpec(text: string): OffsetSpec {
     map.set(Number(m[1]), BigInt(m[2]!));
   }
   return { perPartition: map };
+}
+
+/**
+ * Partitions that a `partition:offset` spec names but the topic does not have: replaying them
+ * would silently replay nothing, so the command refuses them by name.
+ */
+export function unknownPartitions(spec: OffsetSpec | undefined, partitions: number[]): number[] {
+  if (!spec || 'all' in spec) return [];
+  const known = new Set(partitions);
+  return [...spec.perPartition.keys()].filter((p) => !known.has(p)).sort((a, b) => a - b);
 }
 
 function offsetFor(spec: OffsetSpec | undefined, partition: number): bigint | undefined {
@@ -127,6 +137,18 @@ export function replayCommand(): Command {
         const topics = await admin.listTopics();
         if (!topics.includes(topic)) throw new UsageError(`Kafka topic "${topic}" does not exist`);
         const offsets = await admin.fetchTopicOffsets(topic);
+        const partitions = offsets.map((o) => o.partition).sort((a, b) => a - b);
+        for (const [flag, spec] of [
+          ['--from-offset', fromOffset],
+          ['--to-offset', opts.toOffset as OffsetSpec | undefined],
+        ] as const) {
+          const unknown = unknownPartitions(spec, partitions);
+          if (unknown.length > 0) {
+            throw new UsageError(
+              `${flag} names partition ${unknown.join(', ')}, but topic "${topic}" has ${partitions.length} partition(s): ${partitions.join(', ')}`,
+            );
+          }
+        }
         let startOf: (p: number) => bigint | undefined;
         if (fromTime !== undefined) {
           const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, fromTime);

@@ -1,67 +1,25 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { Queue, type Job } from 'bullmq';
+import { Queue } from 'bullmq';
 import { createRedis } from '../redis.js';
 import { action, EXIT, UsageError } from './errors.js';
+import {
+  findFailed,
+  groupReasons,
+  retryFailedJobs,
+  watchOutcome,
+  type FailedJobFilter,
+} from './failed-jobs.js';
 import { addConfigFlags, configFrom, parseDuration } from './options.js';
 import { createProgress } from './progress.js';
 
-const GROUPS = ['connection'] as const;
+export {
+  matchesFilter,
+  failedAsInvalid,
+  type FailedJobFilter,
+  type FailedJobSummary,
+} from './failed-jobs.js';
 
-/** Filters of `retry-failed`; all given filters must match. */
-export interface FailedJobFilter {
-  /** Matches the job's failure reason. */
-  reason?: RegExp;
-  /** Failed at least this long ago (ms). */
-  olderThanMs?: number;
-  /** Failed at most this long ago (ms). */
-  newerThanMs?: number;
-}
-
-/** A failed job as listed by `retry-failed`. */
-export interface FailedJobSummary {
-  id: string;
-  name: string;
-  failedAt?: number;
-  reason: string;
-  attemptsMade: number;
-}
-
-/** Whether a failed job matches the filter, at time `now`. */
-export function matchesFilter(
-  job: Pick<Job, 'failedReason' | 'finishedOn' | 'timestamp'>,
-  filter: FailedJobFilter,
-  now: number,
-): boolean {
-  if (filter.reason && !filter.reason.test(job.failedReason ?? '')) return false;
-  const failedAt = job.finishedOn ?? job.timestamp;
-  const age = now - failedAt;
-  if (filter.olderThanMs !== undefined && age < filter.olderThanMs) return false;
-  if (filter.newerThanMs !== undefined && age > filter.newerThanMs) return false;
-  return true;
-}
-
-function hasFilter(f: FailedJobFilter): boolean {
-  return f.reason !== undefined || f.olderThanMs !== undefined || f.newerThanMs !== undefined;
-}
-
-/**
- * Page through the failed set (newest first) and return the matching jobs. Read-only: collecting
- * first and retrying afterwards keeps the paging stable while the set shrinks.
- */
-export async function findFailed(
-  queue: Queue,
-  filter: FailedJobFilter,
-  options: { pageSize: number; onPage?: (scanned: number) => void },
-): Promise<Job[]> {
-  const now = Date.now();
-  const found: Job[] = [];
-  for (let start = 0; ; start += options.pageSize) {
-    const page = await queue.getFailed(start, start + options.pageSize - 1);
-    for (const job of page) if (job && matchesFilter(job, filter, now)) found.push(job);
-    options.onPage?.(page.length);
-    if (page.length < options.pageSize) return found;
-  }
-}
+const GROUPS = ['queue'] as const;
 
 function regexArg(v: string): RegExp {
   try {
@@ -86,11 +44,11 @@ function positiveInt(v: string): number {
   return n;
 }
 
-/** `dualstream retry-failed`: move failed jobs back to waiting. */
+/** `dualstream retry-failed`: move failed jobs back to waiting and report what became of them. */
 export function retryFailedCommand(): Command {
   const cmd = new Command('retry-failed')
     .description(
-      'retry failed jobs of a queue (default: the publish queue), optionally filtered by reason and age',
+      'retry failed jobs of a queue (default: the publish queue), optionally filtered by reason and age, and report what became of them. Invalid events (failed validation) are skipped unless --include-invalid',
     )
     .option('--reason <regex>', 'only jobs whose failure reason matches', regexArg)
     .option(
@@ -103,7 +61,17 @@ export function retryFailedCommand(): Command {
       'only jobs that failed at most this long ago (e.g. 1h)',
       durationArg,
     )
+    .option(
+      '--include-invalid',
+      'also retry jobs that failed validation (UnrecoverableError); they fail again unless the event was fixed',
+    )
     .option('--dry-run', 'list the jobs that would be retried, change nothing')
+    .option(
+      '--wait <duration>',
+      'follow the retried jobs this long and report published / failed again; 0 = do not wait',
+      durationArg,
+      30_000,
+    )
     .option('--page-size <n>', 'failed jobs read per round trip', positiveInt, 500)
     .option('--concurrency <n>', 'retries in flight at once', positiveInt, 50);
   addConfigFlags(cmd, ...GROUPS);
@@ -122,9 +90,8 @@ export function retryFailedCommand(): Command {
       ) {
         throw new UsageError('--older-than is larger than --newer-than: no job can match');
       }
-      const pageSize = opts.pageSize as number;
-      const concurrency = opts.concurrency as number;
-      const dryRun = opts.dryRun === true;
+      const includeInvalid = opts.includeInvalid === true;
+      const waitMs = opts.wait as number;
       const redis = createRedis(config.redis.url, { name: 'dualstream-retry-failed' });
       redis.on('error', () => undefined);
       const queue = new Queue(config.queue.name, {
@@ -134,57 +101,76 @@ export function retryFailedCommand(): Command {
       const out = (s: string) => process.stdout.write(`${s}\n`);
       try {
         const failedCount = await queue.getFailedCount();
-        if (!dryRun && !hasFilter(filter)) {
-          // No filter: let BullMQ move the whole set in Lua, a page at a time, instead of
-          // loading every job into this process.
-          const progress = createProgress('retry', failedCount);
-          const started = Date.now();
-          await queue.retryJobs({ state: 'failed', count: pageSize, timestamp: started });
-          const left = await queue.getFailedCount();
-          progress.increment(failedCount);
-          progress.stop();
-          out(`retried ${Math.max(0, failedCount - left)} failed job(s) of queue "${queue.name}"`);
-          return EXIT.ok;
-        }
         const scan = createProgress('scan', failedCount);
-        const jobs = await findFailed(queue, filter, {
-          pageSize,
+        const matching = await findFailed(queue, filter, {
+          pageSize: opts.pageSize as number,
           onPage: (n) => scan.increment(n),
         });
         scan.stop();
-        if (dryRun) {
+        const chosen = matching.filter((j) => includeInvalid || !j.invalid);
+        const invalid = matching.filter((j) => !includeInvalid && j.invalid);
+        const reportInvalid = (verb: string) => {
+          if (invalid.length === 0) return;
           out(
-            `${jobs.length} of ${failedCount} failed job(s) of queue "${queue.name}" would be retried (dry run, nothing changed):`,
+            `${verb} ${invalid.length} invalid event(s): they failed validation and would fail the same way again (--include-invalid retries them):`,
           );
-          for (const job of jobs) {
-            const at = job.finishedOn ? new Date(job.finishedOn).toISOString() : '?';
+          for (const [reason, n] of groupReasons(invalid.map((j) => j.reason))) {
+            out(`  ${n}× ${reason}`);
+          }
+        };
+        const filtered =
+          filter.reason !== undefined ||
+          filter.olderThanMs !== undefined ||
+          filter.newerThanMs !== undefined;
+        out(
+          `queue "${queue.name}": ${failedCount} failed job(s)` +
+            (filtered ? `, ${matching.length} matching the filters` : ''),
+        );
+
+        if (opts.dryRun === true) {
+          out(`${chosen.length} job(s) would be retried (dry run, nothing changed):`);
+          for (const job of chosen) {
+            const at = job.failedAt ? new Date(job.failedAt).toISOString() : '?';
             out(
-              `  ${job.id}\t${job.name}\tfailed ${at}\tattempts ${job.attemptsMade}\t${job.failedReason ?? ''}`,
+              `  ${job.id}\t${job.name}\tfailed ${at}\tattempts ${job.attemptsMade}\t${job.reason}`,
             );
           }
+          reportInvalid('would skip');
           return EXIT.ok;
         }
-        const progress = createProgress('retry', jobs.length);
-        let retried = 0;
-        const skipped: string[] = [];
-        for (let i = 0; i < jobs.length; i += concurrency) {
-          const slice = jobs.slice(i, i + concurrency);
-          const results = await Promise.allSettled(
-            slice.map((job) =>
-              job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }),
-            ),
-          );
-          results.forEach((r, k) => {
-            // A job retried or removed meanwhile (by Bull Board, another operator) is skipped.
-            if (r.status === 'fulfilled') retried += 1;
-            else skipped.push(`${slice[k]?.id}: ${(r.reason as Error).message}`);
-          });
-          progress.increment(slice.length);
-        }
+
+        const progress = createProgress('retry', chosen.length);
+        const results = await retryFailedJobs(
+          queue,
+          chosen.map((j) => j.id),
+          { concurrency: opts.concurrency as number, onDone: (n) => progress.increment(n) },
+        );
         progress.stop();
-        out(`retried ${retried} of ${jobs.length} matching failed job(s) of queue "${queue.name}"`);
-        for (const s of skipped) out(`  skipped ${s}`);
-        return skipped.length > 0 ? EXIT.failure : EXIT.ok;
+        const retried = results.filter((r) => 'retried' in r).map((r) => r.id);
+        const skipped = results.flatMap((r) => ('skipped' in r ? [r] : []));
+        out(`retried ${retried.length} failed job(s)`);
+        reportInvalid('skipped');
+        for (const s of skipped) out(`skipped ${s.id}: ${s.skipped}`);
+
+        let ok = skipped.length === 0;
+        if (waitMs > 0 && retried.length > 0) {
+          const started = Date.now();
+          const outcome = await watchOutcome(queue, retried, { timeoutMs: waitMs });
+          const secs = ((Date.now() - started) / 1000).toFixed(1);
+          out(
+            `after ${secs} s: ${outcome.completed} published, ${outcome.failedAgain.length} failed again, ${outcome.pending} still pending`,
+          );
+          for (const [reason, n] of groupReasons(outcome.failedAgain.map((f) => f.reason))) {
+            out(`  failed again ${n}× ${reason}`);
+          }
+          if (outcome.pending > 0) {
+            out(
+              `  ${outcome.pending} not finished within --wait ${waitMs} ms (waiting, delayed by a backoff or a Kafka cool-down, or no worker running)`,
+            );
+          }
+          ok = ok && outcome.failedAgain.length === 0 && outcome.pending === 0;
+        }
+        return ok ? EXIT.ok : EXIT.failure;
       } finally {
         await queue.close().catch(() => undefined);
         await redis.quit().catch(() => undefined);

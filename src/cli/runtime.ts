@@ -5,7 +5,9 @@ import { createLogger, type Logger } from '../logger.js';
 import { DualstreamMetrics } from '../metrics.js';
 import { createRedis } from '../redis.js';
 import { createDualPublisher } from '../publisher/index.js';
+import { ensureTopicAtStartup } from '../publisher/topic-admin.js';
 import { createPublishQueue, createPublishWorker } from '../queue/index.js';
+import { SignalGate } from '../queue/signal-gate.js';
 import { createIngester, ownershipQueueName } from '../ownership/index.js';
 import { createApp } from '../server/app.js';
 import { createKafkaPing, type KafkaPing } from '../server/kafka-ping.js';
@@ -67,10 +69,23 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
     let publisher: ReturnType<typeof createDualPublisher> | undefined;
     let kafkaPing: KafkaPing | undefined;
     if (parts.worker) {
+      // Before the first produce, so that a broker that auto-creates topics does not create it
+      // first with its defaults.
+      await ensureTopicAtStartup(config, logger);
       publisher = createDualPublisher(config, { logger, metrics });
       closers.push({ name: 'publisher', close: () => publisher!.close() });
       const worker = createPublishWorker(config, { publisher, logger, metrics });
       closers.push({ name: 'publish worker', close: () => worker.close() });
+      logger.info(
+        {
+          queue: config.queue.name,
+          prefix: config.redis.prefix,
+          topic: config.kafka.topic,
+          brokers: config.kafka.brokers,
+          concurrency: config.queue.concurrency,
+        },
+        `publish worker: queue "${config.queue.name}" -> Kafka topic "${config.kafka.topic}" at ${config.kafka.brokers.join(',')}, then Redis Pub/Sub`,
+      );
     } else if (parts.server) {
       kafkaPing = createKafkaPing(config);
       closers.push({ name: 'kafka ping', close: () => kafkaPing!.close() });
@@ -144,20 +159,25 @@ export function logRunning(running: Running, what: string): void {
 
 /**
  * Stop gracefully on SIGTERM/SIGINT: stop taking work, finish active jobs, flush, disconnect. A
- * second signal exits at once.
+ * second signal more than a second later exits at once; the copy that a process-group signal
+ * delivers through a forwarding parent (`npm start`) within that second is ignored.
  */
 export function onShutdownSignal(
   running: Running,
   exit: (code: number) => void = process.exit,
 ): void {
-  let stopping = false;
+  const gate = new SignalGate();
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    const verdict = gate.receive();
+    if (verdict === 'duplicate') {
+      running.logger.debug({ signal }, 'same signal again (process group and parent): ignored');
+      return;
+    }
+    if (verdict === 'force') {
       running.logger.warn({ signal }, 'second signal: exiting without waiting');
       exit(130);
       return;
     }
-    stopping = true;
     running.logger.info({ signal }, 'shutting down gracefully');
     running.close().then(
       () => exit(0),

@@ -33,6 +33,15 @@ export interface DualstreamConfig {
     failureThreshold: number;
     /** Cool-down when Kafka looks down. @defaultValue 5000 ms */
     cooldownMs: number;
+    /** Creating `topic` when it is missing (worker start-up, `dualstream topic create`). */
+    topicCreation: {
+      /** The worker creates the topic at start-up. @defaultValue true */
+      enabled: boolean;
+      /** @defaultValue the broker's `num.partitions` */
+      partitions?: number;
+      /** @defaultValue the broker's `default.replication.factor` */
+      replicationFactor?: number;
+    };
   };
   redis: {
     /** Redis holding the BullMQ queues. @defaultValue `redis://127.0.0.1:6379` */
@@ -193,6 +202,13 @@ function toConfig(e: ParsedEnv): DualstreamConfig {
       maxInflightBytes: e.KAFKA_MAX_INFLIGHT_BYTES,
       failureThreshold: e.KAFKA_FAILURE_THRESHOLD,
       cooldownMs: e.KAFKA_COOLDOWN_MS,
+      topicCreation: {
+        enabled: e.KAFKA_CREATE_TOPIC,
+        ...(e.KAFKA_TOPIC_PARTITIONS !== undefined ? { partitions: e.KAFKA_TOPIC_PARTITIONS } : {}),
+        ...(e.KAFKA_TOPIC_REPLICATION !== undefined
+          ? { replicationFactor: e.KAFKA_TOPIC_REPLICATION }
+          : {}),
+      },
     },
     redis: {
       url: e.REDIS_URL,

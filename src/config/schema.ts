@@ -68,6 +68,23 @@ export const envSchema = z.object({
   KAFKA_MAX_INFLIGHT_BYTES: intFrom(64 * 1_048_576, 1024, 4096 * 1_048_576),
   KAFKA_FAILURE_THRESHOLD: intFrom(3, 1, 1000),
   KAFKA_COOLDOWN_MS: intFrom(5000, 100, 600_000),
+  // Topic creation by the worker at start-up (and `dualstream topic create`); unset partitions
+  // or replication take the broker's defaults (num.partitions, default.replication.factor).
+  KAFKA_CREATE_TOPIC: boolFrom(true),
+  KAFKA_TOPIC_PARTITIONS: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100_000))
+    .optional(),
+  KAFKA_TOPIC_REPLICATION: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .optional(),
   REDIS_URL: redisUrl.optional().transform((v) => v ?? 'redis://127.0.0.1:6379'),
   PUBSUB_REDIS_URL: redisUrl.optional(),
   DUALSTREAM_PREFIX: name('bull'),

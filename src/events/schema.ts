@@ -16,9 +16,15 @@ const EVENT_ID = /^[^\s:\u0000-\u001f\u007f]+$/;
 // eslint-disable-next-line no-control-regex
 const EVENT_TYPE = /^[^\s\u0000-\u001f\u007f]+$/;
 
+// A missing field reads "is required", not "must be a string".
+const stringError = (field: string) => ({
+  error: (issue: { input?: unknown }) =>
+    issue.input === undefined ? `${field} is required` : `${field} must be a string`,
+});
+
 const sourcePart = (field: string, max: number) =>
   z
-    .string({ error: `${field} must be a string` })
+    .string(stringError(field))
     .min(1, `${field} must not be empty`)
     .max(max, `${field} must be at most ${max} characters`)
     .regex(
@@ -32,14 +38,14 @@ const sourcePart = (field: string, max: number) =>
  */
 export const eventSchema = z.object({
   id: z
-    .string({ error: 'id must be a string' })
+    .string(stringError('id'))
     .min(1, 'id must not be empty')
     .max(200, 'id must be at most 200 characters')
     .regex(EVENT_ID, 'id must not contain ":", whitespace or control characters')
     .refine((s) => !/^\d+$/.test(s), 'id must not be an integer (BullMQ rejects integer job ids)')
     .optional(),
   type: z
-    .string({ error: 'type must be a string' })
+    .string(stringError('type'))
     .min(1, 'type must not be empty')
     .max(128, 'type must be at most 128 characters')
     .regex(EVENT_TYPE, 'type must not contain whitespace or control characters'),

@@ -14,6 +14,8 @@ import { KafkaPublishError } from '../errors.js';
 import type { EventRecord, KafkaReceipt } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import { createKafkaClient } from './kafka-client.js';
+import { isConnectionNoise, isConnectionTrouble, KafkaOutageLog } from './kafka-outage-log.js';
+import { createTopicLimitReader, describeTooLarge, isMessageTooLarge } from './too-large.js';
 
 /**
  * The smallest Kafka client surface the pipeline needs. kafkajs is unmaintained and has no
@@ -76,6 +78,7 @@ export function createKafkajsProducer(
 ): EventProducer {
   const logger = options.logger;
   const retry = options.retry ?? { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 };
+  const outage = new KafkaOutageLog(logger, config.brokers);
   const kafka = createKafkaClient(config, {
     connectionTimeout: options.connectionTimeout ?? 3000,
     // Also bounds (re)connecting, so a send during an outage fails within the same budget.
@@ -93,10 +96,16 @@ export function createKafkajsProducer(
       // still loading, a topic being auto-created); kafkajs retries those itself, and one that
       // persists surfaces as a failed send. Errors at that level would alarm for nothing.
       const transient = entry.namespace === 'Connection' && message.startsWith('Response ');
-      if (entry.level <= KafkaLogLevel.ERROR && !transient) logger.error(obj, message);
+      // A broker that is down makes kafkajs log a dozen errors per send (each connection try,
+      // each seed broker). They are debug detail: the outage log says it once, at once.
+      if (isConnectionNoise(entry)) {
+        outage.unreachable(message);
+        logger.debug(obj, message);
+      } else if (entry.level <= KafkaLogLevel.ERROR && !transient) logger.error(obj, message);
       else logger.warn(obj, message);
     },
   });
+  const limitOf = createTopicLimitReader(kafka);
   const basePartitioner = options.createPartitioner ?? Partitioners.DefaultPartitioner;
   // Wrap the partitioner to learn which partition each message went to: kafkajs only reports a
   // base offset per partition, so per-record offsets need the per-record partition.
@@ -164,11 +173,14 @@ export function createKafkajsProducer(
         });
       } catch (err) {
         broken = true;
-        throw new KafkaPublishError(`Kafka produce failed: ${(err as Error).message}`, {
-          retriable: isRetriableKafkaError(err),
-          cause: err,
-        });
+        const reason = (err as Error).message;
+        if (isConnectionTrouble(reason)) outage.unreachable(reason);
+        const message = isMessageTooLarge(err)
+          ? await describeTooLarge(records, limitOf)
+          : `Kafka produce failed: ${reason}`;
+        throw new KafkaPublishError(message, { retriable: isRetriableKafkaError(err), cause: err });
       }
+      outage.reachable();
       return receiptsFor(records, messages, metadata);
     },
 
@@ -177,6 +189,7 @@ export function createKafkajsProducer(
       try {
         await admin.connect();
         await admin.describeCluster();
+        outage.reachable();
         return true;
       } catch {
         return false;

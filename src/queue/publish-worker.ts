@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
+import { DualstreamError } from '../errors.js';
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
@@ -7,6 +8,7 @@ import type { DualstreamMetrics } from '../metrics.js';
 import { createDualPublisher, type DualPublisher } from '../publisher/index.js';
 import { SourceOrder } from '../order/index.js';
 import { createRedis } from '../redis.js';
+import { COOLDOWN_LIMITER } from './cooldown-limiter.js';
 import { KafkaBreaker } from './kafka-breaker.js';
 import { createPublishProcessor, type PublishHooks } from './publish-processor.js';
 import type { PublishJobData, PublishJobResult } from './publish-queue.js';
@@ -101,28 +103,31 @@ export class PublishWorker extends EventEmitter {
       ...(logger ? { logger } : {}),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
     });
-    const worker = new Worker<PublishJobData, PublishJobResult>(config.queue.name, processor, {
-      connection: this.connection,
-      prefix: config.redis.prefix,
-      concurrency: deps.concurrency ?? config.queue.concurrency,
-      // The order's reader and subscriber are up before the first job is taken.
-      autorun: false,
-      drainDelay: deps.drainDelay ?? 5,
-      // BullMQ consults the limiter key only when a limiter is configured. A max no real load
-      // reaches makes it inert except when the cool-down sets the key.
-      limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
-      // A killed worker's jobs come back through BullMQ's stalled-job check: after their lock
-      // expires and within two check intervals. With per-source order their sources wait for
-      // them, so both are shorter than BullMQ's 30 s defaults (locks are renewed every 7.5 s).
-      lockDuration: 15_000,
-      stalledInterval: 5_000,
-      // For jobs added by plain producers without options: keep completed ones for the jobId
-      // de-duplication window. Failed ones are kept (the default) for the operator.
-      removeOnComplete: {
-        age: config.queue.keepCompletedSeconds,
-        count: config.queue.keepCompletedCount,
+    const worker = new Worker<PublishJobData, PublishJobResult>(
+      config.queue.name,
+      shortStacks(processor),
+      {
+        connection: this.connection,
+        prefix: config.redis.prefix,
+        concurrency: deps.concurrency ?? config.queue.concurrency,
+        // The order's reader and subscriber are up before the first job is taken.
+        autorun: false,
+        drainDelay: deps.drainDelay ?? 5,
+        // Inert except during a Kafka cool-down (see cooldown-limiter.ts).
+        limiter: { ...COOLDOWN_LIMITER },
+        // A killed worker's jobs come back through BullMQ's stalled-job check: after their lock
+        // expires and within two check intervals. With per-source order their sources wait for
+        // them, so both are shorter than BullMQ's 30 s defaults (locks are renewed every 7.5 s).
+        lockDuration: 15_000,
+        stalledInterval: 5_000,
+        // For jobs added by plain producers without options: keep completed ones for the jobId
+        // de-duplication window. Failed ones are kept (the default) for the operator.
+        removeOnComplete: {
+          age: config.queue.keepCompletedSeconds,
+          count: config.queue.keepCompletedCount,
+        },
       },
-    });
+    );
     this.worker = worker;
     const autorun = deps.autorun ?? true;
     this.started = (async () => {
@@ -178,6 +183,31 @@ export class PublishWorker extends EventEmitter {
     })();
     return this.closing;
   }
+}
+
+/**
+ * Bull Board shows a failed job's stack under its reason. For the failures we expect and name
+ * (an invalid event, a Kafka error) the frames are BullMQ's and ours, of no use to an operator,
+ * so the stack is cut to the reason (and its cause); unexpected errors keep their full stack.
+ */
+function shortStacks<D, R>(
+  processor: (job: Job<D, R>, token?: string) => Promise<R>,
+): (job: Job<D, R>, token?: string) => Promise<R> {
+  return async (job, token) => {
+    try {
+      return await processor(job, token);
+    } catch (err) {
+      if (
+        err instanceof Error &&
+        (err.name === 'UnrecoverableError' || err instanceof DualstreamError)
+      ) {
+        const cause =
+          err.cause instanceof Error ? `\ncaused by ${err.cause.name}: ${err.cause.message}` : '';
+        err.stack = `${err.name}: ${err.message}${cause}`;
+      }
+      throw err;
+    }
+  };
 }
 
 /** Create and start a {@link PublishWorker}. */

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { SignalGate } from './signal-gate.js';
 
 /** Something to stop on shutdown: an object with `close()` or a named close function. */
 export type Closeable = { close(): Promise<unknown> } | { name: string; close(): Promise<unknown> };
@@ -9,11 +10,14 @@ export interface InstallShutdownOptions {
   signals?: NodeJS.Signals[];
   /** Called after everything closed (0) or on a second signal / a close error (1). @defaultValue `process.exit` */
   exit?: (code: number) => void;
+  /** Signals within this many ms of the first are copies of it (see {@link SignalGate}). @defaultValue 1000 */
+  sameDeliveryMs?: number;
 }
 
 /**
  * Close `closeables` in order on SIGTERM/SIGINT (workers first: they stop fetching and finish
- * active jobs; then publishers: they flush; then connections). A second signal exits at once.
+ * active jobs; then publishers: they flush; then connections). A second, later signal exits at
+ * once; a copy of the first one (process group + forwarding parent) does not count as a second.
  * Returns a function that removes the handlers.
  */
 export function installShutdown(
@@ -23,14 +27,20 @@ export function installShutdown(
 ): () => void {
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   const exit = options.exit ?? ((code: number) => process.exit(code));
-  let stopping = false;
+  const gate = new SignalGate(
+    options.sameDeliveryMs === undefined ? {} : { sameDeliveryMs: options.sameDeliveryMs },
+  );
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    const verdict = gate.receive();
+    if (verdict === 'duplicate') {
+      logger.debug({ signal }, 'same signal again (process group and parent): already stopping');
+      return;
+    }
+    if (verdict === 'force') {
       logger.warn({ signal }, 'second signal: exiting without waiting');
       exit(1);
       return;
     }
-    stopping = true;
     logger.info({ signal }, 'shutting down: finishing active jobs, flushing, disconnecting');
     void (async () => {
       let code = 0;

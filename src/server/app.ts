@@ -10,6 +10,7 @@ import { BOARD_PATH, createBoardRouter, type BoardQueue } from './board.js';
 import { createEventsRouter, EVENTS_PATH, type EnqueueEventsFn } from './events-route.js';
 import { createHealthRouter, type ReadinessCheck } from './health-routes.js';
 import { assertSecureBinding } from './security.js';
+import { securityHeaders } from './security-headers.js';
 
 /** The part of `DualPublisher` the server uses for readiness. */
 export interface PublisherPing {
@@ -102,6 +103,7 @@ export function createApp(deps: AppDeps): Express {
     {
       queue: deps.publishQueue,
       description: `Events to publish: Kafka topic "${config.kafka.topic}", then Redis Pub/Sub "${config.events.channelPrefix}:<sourceType>:<sourceId>". Job name = event type.`,
+      cooldownLimiter: true,
     },
   ];
   if (deps.ownershipQueue) {
@@ -122,6 +124,8 @@ export function createApp(deps: AppDeps): Express {
 
   const app = express();
   app.disable('x-powered-by');
+  // First, so that every response carries them: 401s, 404s, errors, the board's static files.
+  app.use(securityHeaders());
   app.use(
     createHealthRouter({
       checks,

@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import type { Router } from 'express';
+import { cooldownRemainingMs } from '../queue/cooldown-limiter.js';
 
 /** Path Bull Board is mounted at. */
 export const BOARD_PATH = '/admin/queues';
@@ -12,6 +13,25 @@ export interface BoardQueue {
   queue: Queue;
   /** Shown under the queue name. */
   description?: string;
+  /**
+   * Its workers run with the publish worker's cool-down limiter: show "rate limited" only
+   * during a Kafka cool-down, not after every job (see cooldown-limiter.ts).
+   */
+  cooldownLimiter?: boolean;
+}
+
+/** Reads the rate limit the way the publish worker's limiter decides it. */
+class CooldownAwareAdapter extends BullMQAdapter {
+  constructor(
+    private readonly publishQueue: Queue,
+    options: ConstructorParameters<typeof BullMQAdapter>[1],
+  ) {
+    super(publishQueue, options);
+  }
+
+  override async getActiveRateLimitTtl(): Promise<number> {
+    return cooldownRemainingMs(this.publishQueue);
+  }
 }
 
 interface JobJson {
@@ -40,11 +60,11 @@ function sourceOf(data: unknown): string | undefined {
 export function createBoardRouter(queues: BoardQueue[]): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
-  const adapters = queues.map(({ queue, description }) => {
-    const adapter = new BullMQAdapter(queue, {
-      description: description ?? '',
-      allowRetries: true,
-    });
+  const adapters = queues.map(({ queue, description, cooldownLimiter }) => {
+    const options = { description: description ?? '', allowRetries: true };
+    const adapter = cooldownLimiter
+      ? new CooldownAwareAdapter(queue, options)
+      : new BullMQAdapter(queue, options);
     adapter.setFormatter('name', (job: JobJson) => {
       const source = sourceOf(job.data);
       const name = job.name ?? '';
@@ -57,6 +77,9 @@ export function createBoardRouter(queues: BoardQueue[]): Router {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'dualstream' } },
   });
-  // getRouter() is typed `any` by @bull-board/express; it is an express Router.
-  return serverAdapter.getRouter() as Router;
+  // getRouter() is typed `any` by @bull-board/express; it is an express app (a Router that can
+  // be mounted). Its own app would announce "X-Powered-By: Express" again.
+  const router = serverAdapter.getRouter() as Router & { disable?: (setting: string) => void };
+  router.disable?.('x-powered-by');
+  return router;
 }

@@ -52,7 +52,10 @@ export function createEventsRouter(deps: EventsRouteDeps): Router {
     '/',
     (req: Request, res: Response, next: NextFunction) => {
       if (!req.is('application/json')) {
-        res.status(415).json({ error: 'Content-Type must be application/json' });
+        const got = req.headers['content-type'];
+        res.status(415).json({
+          error: `Content-Type must be application/json, got ${got ? `"${got}"` : 'none'}`,
+        });
         return;
       }
       next();
@@ -110,5 +113,10 @@ export function createEventsRouter(deps: EventsRouteDeps): Router {
       }
     },
   );
+  // The path exists; other methods are 405 with Allow, not 404 as for an unknown path.
+  router.all('/', (_req: Request, res: Response) => {
+    res.setHeader('Allow', 'POST');
+    res.status(405).json({ error: 'Method not allowed: POST one event or an array of events' });
+  });
   return router;
 }

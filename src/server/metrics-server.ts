@@ -6,6 +6,7 @@ import { requireAuth } from './auth.js';
 import { healthzHandler, metricsHandler } from './health-routes.js';
 import { listenOn, type StartedServer } from './listen.js';
 import { isLoopbackHost } from './security.js';
+import { securityHeaders } from './security-headers.js';
 
 /** Dependencies of {@link createMetricsApp} and {@link startMetricsServer}. */
 export interface MetricsAppDeps {
@@ -28,6 +29,7 @@ export function createMetricsApp(deps: MetricsAppDeps): Express {
   const logger = deps.logger ?? silentLogger();
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders());
   app.get('/healthz', healthzHandler());
   app.get(
     '/metrics',

@@ -1,10 +1,11 @@
 // The operator's path in a real browser: a publish fails for real (Kafka rejects the record as too
 // large for the topic), the operator sees the failed job and its reason in Bull Board, fixes the
-// topic, clicks Retry, and the event lands in Kafka. Needs Debian's chromium at /usr/bin/chromium
-// (installed by .ci/run); without it this test FAILS rather than silently passing.
+// topic, clicks Retry, and the event lands in Kafka. Needs a Chromium: CHROMIUM_PATH, or Debian's
+// /usr/bin/chromium, which test/global-setup.ts installs when it is missing and packages may be
+// installed. Without one this test FAILS (with the command to run) rather than silently passing.
 import { removeOrderState } from '../../src/order/index.js';
 import { existsSync, mkdirSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
@@ -28,7 +29,6 @@ import {
 } from '../helpers/pipeline-kit.js';
 import { createLimitedTopic, setTopicMaxMessageBytes } from '../helpers/server-kit.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 const DOCS = new URL('../../docs/', import.meta.url);
 const USER = 'operator';
@@ -43,10 +43,13 @@ describe('Bull Board in a browser', () => {
   let browser: Browser | undefined;
 
   beforeAll(async () => {
+    const provisioned = inject('chromium');
+    if ('error' in provisioned) {
+      throw new Error(`No browser for this test (it does not skip): ${provisioned.error}`);
+    }
+    const CHROMIUM = provisioned.path;
     if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `No browser at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH. This test does not skip.`,
-      );
+      throw new Error(`No browser at ${CHROMIUM} (CHROMIUM_PATH). This test does not skip.`);
     }
     config = testConfig({
       BOARD_USER: USER,
@@ -114,7 +117,12 @@ describe('Bull Board in a browser', () => {
       'the publish to fail',
     );
     const failed = await queue.getJob(id);
-    expect(failed?.failedReason).toMatch(/larger than the max message size/);
+    // The reason names the topic, the record's size and the topic's limit.
+    expect(failed?.failedReason).toMatch(
+      new RegExp(
+        `too large: topic "${config.kafka.topic}": record of \\d+ bytes, the topic's max message size \\(max.message.bytes\\) is 1024 bytes`,
+      ),
+    );
 
     // The operator fixes the topic, then retries from the board.
     await setTopicMaxMessageBytes(config.kafka.topic, 1_048_576);
@@ -124,11 +132,20 @@ describe('Bull Board in a browser', () => {
       viewport: { width: 1400, height: 900 },
     });
     const page = await context.newPage();
+    // The server's Content-Security-Policy (helmet) must not break the board: any violation
+    // the browser reports fails the test.
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
     try {
       await page.goto(
         `${server.url}/admin/queues/queue/${encodeURIComponent(config.queue.name)}?status=failed`,
       );
-      await page.getByText('larger than the max message size').first().waitFor({ timeout: 20_000 });
+      await page
+        .getByText("the topic's max message size (max.message.bytes) is 1024 bytes")
+        .first()
+        .waitFor({ timeout: 20_000 });
       await expect(
         page.getByText('issue.opened — repo/acme/widgets').first().isVisible(),
       ).resolves.toBe(true);
@@ -184,6 +201,7 @@ describe('Bull Board in a browser', () => {
         path: new URL('board-completed.png', ARTIFACTS).pathname,
         fullPage: true,
       });
+      expect(violations).toEqual([]);
     } finally {
       await context.close();
     }

@@ -51,6 +51,7 @@ describe('dualstream CLI: usage and bad input', () => {
     'retry-failed',
     'replay',
     'doctor',
+    'topic',
     'infra',
   ];
 
@@ -62,6 +63,15 @@ describe('dualstream CLI: usage and bad input', () => {
     });
     const top = await runCli(['--help']);
     for (const c of commands) expect(top.stdout).toContain(c);
+    // A command lists only the flags it uses: retry-failed and enqueue talk to the queue Redis
+    // only, replay to Kafka and the Pub/Sub Redis only.
+    const help = (c: string) => results[commands.indexOf(c)]!.stdout;
+    for (const c of ['retry-failed', 'enqueue']) {
+      expect(help(c), c).not.toMatch(/--kafka-brokers|--topic|--pubsub-redis-url/);
+      expect(help(c), c).toMatch(/--redis-url[\s\S]*--queue[\s\S]*--prefix/);
+    }
+    expect(help('replay')).not.toMatch(/--queue|--prefix|--redis-url/);
+    expect(help('replay')).toMatch(/--kafka-brokers[\s\S]*--topic[\s\S]*--pubsub-redis-url/);
   });
 
   it('unknown flags and commands are commander errors with a non-zero exit, no stack trace', async () => {
@@ -72,6 +82,8 @@ describe('dualstream CLI: usage and bad input', () => {
     expect(cmd.code).not.toBe(0);
     expect(cmd.stderr).toMatch(/unknown command 'retry-faild'[\s\S]*retry-failed/);
     for (const r of [flag, cmd]) expect(r.stderr).not.toMatch(STACK);
+    // Usage errors exit 2, like a bad configuration.
+    expect([flag.code, cmd.code]).toEqual([2, 2]);
   });
 
   it('bad flag values name the flag and the problem', async () => {
@@ -84,7 +96,7 @@ describe('dualstream CLI: usage and bad input', () => {
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));
     results.forEach((r, i) => {
-      expect(r.code, cases[i]![0].join(' ')).not.toBe(0);
+      expect(r.code, cases[i]![0].join(' ')).toBe(2);
       expect(r.stderr).toMatch(cases[i]![1]);
       expect(r.stderr).not.toMatch(STACK);
     });
@@ -152,11 +164,21 @@ describe('dualstream enqueue', () => {
     expect(r.stderr).toBe('');
     expect((await queue.getWaiting()).map((j) => j.id).sort()).toEqual(['nd-1', 'nd-3', 'nd-7']);
 
-    const again = await runCli(['enqueue', '-'], { env: envOf(config), input: lines[0] + '\n' });
+    // A duplicate is not counted as enqueued.
+    const again = await runCli(['enqueue', '-'], {
+      env: envOf(config),
+      input:
+        [
+          lines[0],
+          lines[2],
+          JSON.stringify({ id: 'nd-8', type: 'push', sourceType: 'repo', sourceId: 'd' }),
+        ].join('\n') + '\n',
+    });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(
-      'enqueued 1 event (1 already enqueued before: no-op), rejected 0 lines',
+      'enqueued 1 event, skipped 2 duplicates (id already enqueued), rejected 0 lines',
     );
+    expect(await queue.getWaitingCount()).toBe(4);
   });
 });
 
@@ -207,31 +229,34 @@ describe('dualstream retry-failed', () => {
     });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(
-      `${N} of ${N} failed job(s) of queue "${config.queue.name}" would be retried (dry run, nothing changed)`,
+      `queue "${config.queue.name}": ${N} failed job(s), ${N} matching the filters`,
     );
+    expect(dry.stdout).toContain(`${N} job(s) would be retried (dry run, nothing changed)`);
     expect(dry.stdout.split('\n').filter((l) => l.startsWith('  r-'))).toHaveLength(N);
     const none = await runCli(['retry-failed', '--dry-run', '--reason', '^nothing-like-this'], {
       env: envOf(config),
     });
-    expect(none.stdout).toContain(`0 of ${N} failed job(s)`);
+    expect(none.stdout).toContain(`${N} failed job(s), 0 matching the filters`);
+    expect(none.stdout).toContain('0 job(s) would be retried');
     expect(await queue.getFailedCount()).toBe(N);
 
     await setTopicMaxMessageBytes(config.kafka.topic, 1_048_576);
-    const run = await runCli(['retry-failed'], { env: envOf(config) });
-    expect(run.code).toBe(0);
+    const run = await runCli(['retry-failed', '--wait', '2m'], {
+      env: envOf(config),
+      timeoutMs: 150_000,
+    });
     expect(run.stdout).toContain(`retried ${N} failed job(s)`);
-    await waitFor(
-      async () => (await queue.getCompletedCount()) === N,
-      60_000,
-      `${N} completed jobs`,
-    );
+    // The command followed the retried jobs until each was published.
+    expect(run.stdout).toMatch(new RegExp(`: ${N} published, 0 failed again, 0 still pending`));
+    expect(run.code).toBe(0);
+    expect(await queue.getCompletedCount()).toBe(N);
     expect(await queue.getFailedCount()).toBe(0);
 
     const records = await readTopic(config.kafka.topic);
     const ids = records.map((r) => r.headers['event-id']);
     expect(ids).toHaveLength(N);
     expect(new Set(ids).size).toBe(N);
-  });
+  }, 240_000);
 
   it('with filters, pages through the failed set and retries only the matching jobs', async () => {
     await setTopicMaxMessageBytes(config.kafka.topic, 1024);
@@ -251,21 +276,52 @@ describe('dualstream retry-failed', () => {
 
     await setTopicMaxMessageBytes(config.kafka.topic, 1_048_576);
     const r = await runCli(
-      ['retry-failed', '--reason', 'max message size', '--newer-than', '1h', '--page-size', '7'],
+      [
+        'retry-failed',
+        '--reason',
+        'max message size',
+        '--newer-than',
+        '1h',
+        '--page-size',
+        '7',
+        '--wait',
+        '1m',
+      ],
       { env: envOf(config) },
     );
+    expect(r.stdout).toContain('31 failed job(s), 30 matching the filters');
+    expect(r.stdout).toContain('retried 30 failed job(s)');
+    expect(r.stdout).toMatch(/: 30 published, 0 failed again, 0 still pending/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('retried 30 of 30 matching failed job(s)');
-    await waitFor(
-      async () => (await queue.getFailedCount()) === 1,
-      30_000,
-      'only the invalid job left failed',
-    );
     expect((await queue.getFailed()).map((j) => j.id)).toEqual(['bad-1']);
     const old = await runCli(['retry-failed', '--older-than', '1h', '--dry-run'], {
       env: envOf(config),
     });
-    expect(old.stdout).toContain('0 of 1 failed job(s)');
+    expect(old.stdout).toContain('1 failed job(s), 0 matching the filters');
+  });
+
+  it('skips invalid events unless --include-invalid, and says which retried jobs failed again and why', async () => {
+    // Left from the test before: bad-1, an invalid event (validation failed, UnrecoverableError).
+    expect((await queue.getFailed()).map((j) => j.id)).toEqual(['bad-1']);
+    const dry = await runCli(['retry-failed', '--dry-run'], { env: envOf(config) });
+    expect(dry.stdout).toContain('0 job(s) would be retried');
+    expect(dry.stdout).toMatch(/would skip 1 invalid event\(s\)[^\n]*--include-invalid/);
+
+    const plain = await runCli(['retry-failed'], { env: envOf(config) });
+    expect(plain.stdout).toContain('retried 0 failed job(s)');
+    expect(plain.stdout).toMatch(/skipped 1 invalid event\(s\)/);
+    expect(plain.stdout).toMatch(/ 1× .*sourceId must not contain whitespace/);
+    expect(plain.code).toBe(0);
+    expect(await queue.getJobState('bad-1')).toBe('failed');
+
+    const forced = await runCli(['retry-failed', '--include-invalid', '--wait', '1m'], {
+      env: envOf(config),
+    });
+    expect(forced.stdout).toContain('retried 1 failed job(s)');
+    expect(forced.stdout).toMatch(/: 0 published, 1 failed again, 0 still pending/);
+    expect(forced.stdout).toMatch(/failed again 1× .*sourceId must not contain whitespace/);
+    expect(forced.code).toBe(1);
+    expect(await queue.getJobState('bad-1')).toBe('failed');
   });
 });
 
@@ -330,6 +386,19 @@ describe('dualstream replay', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('Kafka topic "no-such-topic-dualstream" does not exist');
   });
+
+  it('names a partition the topic does not have instead of replaying nothing', async () => {
+    const r = await runCli(['replay', '--from-offset', '5:0,0:0'], { env: envOf(config) });
+    expect(r.stderr).toBe(
+      `dualstream: --from-offset names partition 5, but topic "${config.kafka.topic}" has 1 partition(s): 0\n`,
+    );
+    expect(r.code).toBe(2);
+    const to = await runCli(['replay', '--from-offset', '0', '--to-offset', '3:1'], {
+      env: envOf(config),
+    });
+    expect(to.stderr).toContain('--to-offset names partition 3');
+    expect(to.code).toBe(2);
+  });
 });
 
 describe('dualstream doctor', () => {
@@ -344,14 +413,62 @@ describe('dualstream doctor', () => {
     expect(r.stdout).toContain('2 failed');
   });
 
-  it('checks the real services and reports a missing topic as FAIL', async () => {
-    const r = await runCli(['doctor', '--topic', 'no-such-topic-dualstream'], {
+  it('checks the real services; a missing topic is not a failure when something will create it', async () => {
+    const missing = `no-such-topic-${Date.now()}`;
+    const r = await runCli(['doctor', '--topic', missing], {
       env: { KAFKA_BROKERS: BROKERS, REDIS_URL },
     });
     expect(r.stdout).toMatch(/^OK {3}redis {13}/m);
     expect(r.stdout).toMatch(/^(OK {3}|WARN )redis version/m);
     expect(r.stdout).toMatch(/^OK {3}kafka /m);
-    expect(r.stdout).toMatch(/^FAIL topic .*"no-such-topic-dualstream" does not exist/m);
-    expect(r.code).toBe(1);
+    // The worker creates it at start-up (KAFKA_CREATE_TOPIC defaults to on).
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^OK {3}topic .*"${missing}" does not exist yet: the worker creates it at start-up`,
+        'm',
+      ),
+    );
+    expect(r.stdout).not.toContain('kafka-topics.sh');
+    expect(r.code).toBe(0);
+
+    // Creation off: the verdict depends on the broker's auto.create.topics.enable, and the fix
+    // is this package's own command.
+    const off = await runCli(['doctor', '--topic', missing], {
+      env: { KAFKA_BROKERS: BROKERS, REDIS_URL, KAFKA_CREATE_TOPIC: '0' },
+    });
+    expect(off.stdout).toMatch(
+      new RegExp(
+        `^(WARN topic .*the broker creates it on the first write|FAIL topic .*"${missing}" does not exist, KAFKA_CREATE_TOPIC=0)`,
+        'm',
+      ),
+    );
+    expect(off.stdout).toContain(`fix: dualstream topic create --topic ${missing}`);
+    // Nothing was created by looking.
+    const again = await runCli(['doctor', '--topic', missing], {
+      env: { KAFKA_BROKERS: BROKERS, REDIS_URL },
+    });
+    expect(again.stdout).toContain('does not exist yet');
+  });
+});
+
+describe('dualstream topic create', () => {
+  const topic = `topic-create-${Date.now()}`;
+  afterAll(() => deleteTopics(topic));
+
+  it('creates the topic with the partitions asked for, then leaves it unchanged', async () => {
+    const env = { KAFKA_BROKERS: BROKERS, KAFKA_TOPIC: topic };
+    const first = await runCli(['topic', 'create', '--partitions', '3'], { env });
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toMatch(
+      new RegExp(`^created topic "${topic}": 3 partition\\(s\\), replication 1$`, 'm'),
+    );
+    expect(first.code).toBe(0);
+    const second = await runCli(['topic', 'create', '--partitions', '5'], { env });
+    expect(second.stdout).toContain(
+      `topic "${topic}" already exists with 3 partition(s); left unchanged`,
+    );
+    expect(second.code).toBe(0);
+    const doctor = await runCli(['doctor'], { env: { ...env, REDIS_URL } });
+    expect(doctor.stdout).toMatch(new RegExp(`^OK {3}topic +"${topic}": 3 partition\\(s\\)`, 'm'));
   });
 });

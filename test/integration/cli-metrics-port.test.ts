@@ -148,7 +148,13 @@ describe('metrics endpoint of standalone worker and ingest processes', () => {
         20_000,
         `${series} = 2 (last scrape: ${text.slice(0, 2000)})`,
       );
-      expect(await queue.getCompletedCount()).toBe(2);
+      // The publish counter moves inside the processor, before BullMQ marks the job completed:
+      // wait for the completed state itself rather than assert it right after the metric.
+      await waitFor(
+        async () => (await queue.getCompletedCount()) === 2,
+        20_000,
+        'both jobs completed',
+      );
       expect(sample(text, 'dualstream_kafka_produce_seconds_count')).toBeGreaterThanOrEqual(1);
       // Queue depth is left to the HTTP server: the dashboard sums it over instances.
       expect(text).not.toMatch(/^dualstream_queue_jobs\{/m);

@@ -221,7 +221,35 @@ describe('HTTP server', () => {
     it('415 for a body that is not JSON', async () => {
       const res = await post('type=push', { 'content-type': 'application/x-www-form-urlencoded' });
       expect(res.status).toBe(415);
-      expect(await res.json()).toEqual({ error: 'Content-Type must be application/json' });
+      expect(await res.json()).toEqual({
+        error: 'Content-Type must be application/json, got "application/x-www-form-urlencoded"',
+      });
+    });
+
+    it('405 with Allow: POST for other methods on /v1/events (the path exists)', async () => {
+      const res = await fetch(`${server.url}/v1/events`, { headers: { authorization: auth } });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+      expect(await res.json()).toEqual({
+        error: 'Method not allowed: POST one event or an array of events',
+      });
+      const del = await fetch(`${server.url}/v1/events`, {
+        method: 'DELETE',
+        headers: { authorization: auth },
+      });
+      expect(del.status).toBe(405);
+    });
+
+    it('a missing field is "required", a wrong type "must be a string"', async () => {
+      const res = await post(JSON.stringify({ sourceType: 'repo', sourceId: 7 }));
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { issues: Array<{ path: string; message: string }> };
+      expect(body.issues).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ path: 'type', message: 'type is required' }),
+          expect.objectContaining({ path: 'sourceId', message: 'sourceId must be a string' }),
+        ]),
+      );
     });
 
     it('503 with Retry-After when the queue is over maxQueueDepth (no worker drains it)', async () => {
@@ -290,6 +318,32 @@ describe('HTTP server', () => {
       );
       expect(text).toContain('dualstream_events_published_total');
       await (await queue.getJob('metric-1'))?.remove();
+    });
+
+    it('every response carries the security headers: board, API, probes, 401, 404, errors', async () => {
+      const bearer = { authorization: `Bearer ${TOKEN}` };
+      const responses = await Promise.all([
+        fetch(`${server.url}/admin/queues`, { headers: { authorization: auth } }),
+        fetch(`${server.url}/admin/queues`),
+        fetch(`${server.url}/admin/queues/api/queues`, { headers: { authorization: auth } }),
+        fetch(`${server.url}/healthz`),
+        fetch(`${server.url}/readyz`),
+        fetch(`${server.url}/metrics`, { headers: bearer }),
+        fetch(`${server.url}/nope`),
+        post('{"type": '),
+      ]);
+      expect(responses.map((r) => r.status)).toEqual([200, 401, 200, 200, 200, 200, 404, 400]);
+      for (const res of responses) {
+        const csp = res.headers.get('content-security-policy') ?? '';
+        expect(csp, res.url).toContain("frame-ancestors 'none'");
+        expect(csp).toContain("default-src 'self'");
+        expect(csp).toContain("script-src 'self'");
+        expect(csp).not.toContain('upgrade-insecure-requests');
+        expect(res.headers.get('x-frame-options')).toBe('DENY');
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+        expect(res.headers.get('x-powered-by')).toBeNull();
+      }
     });
 
     it('unknown paths answer 404 JSON', async () => {

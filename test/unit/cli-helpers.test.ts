@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { overridesFrom, parseDuration } from '../../src/cli/options.js';
 import { parseOffsetSpec, planRanges } from '../../src/cli/replay.js';
-import { matchesFilter } from '../../src/cli/retry-failed.js';
+import { failedAsInvalid, matchesFilter } from '../../src/cli/retry-failed.js';
+import { groupReasons } from '../../src/cli/failed-jobs.js';
 import { parseNdjsonLine } from '../../src/cli/enqueue.js';
 import { compareVersions, keyspaceEventsCheck, redactUrl } from '../../src/cli/doctor.js';
 import { withStartCredentials } from '../../src/cli/credentials.js';
@@ -86,6 +87,22 @@ describe('retry-failed filter', () => {
     expect(matchesFilter(job, { olderThanMs: 120_000 }, now)).toBe(false);
     expect(matchesFilter(job, { newerThanMs: 30_000 }, now)).toBe(false);
     expect(matchesFilter(job, { newerThanMs: 120_000, olderThanMs: 1000 }, now)).toBe(true);
+  });
+
+  it('tells an invalid event (UnrecoverableError last) from a Kafka failure', () => {
+    expect(failedAsInvalid({ stacktrace: ['UnrecoverableError: type is required'] })).toBe(true);
+    expect(
+      failedAsInvalid({ stacktrace: ['UnrecoverableError: x', 'KafkaPublishError: down'] }),
+    ).toBe(false);
+    expect(failedAsInvalid({ stacktrace: [] })).toBe(false);
+  });
+
+  it('groups failure reasons by their first line, most frequent first', () => {
+    expect(groupReasons(['a\n at x', 'b', 'a', 'x'.repeat(300)], 10)).toEqual([
+      ['a', 2],
+      ['b', 1],
+      ['xxxxxxxxx…', 1],
+    ]);
   });
 });
 

@@ -1,0 +1,165 @@
+import kafkajs from 'kafkajs';
+import type { DualstreamConfig } from '../config/index.js';
+import type { Logger } from '../logger.js';
+import { createKafkaClient } from './kafka-client.js';
+
+// kafkajs is CommonJS: its enums are reachable through the default export only.
+const { ConfigResourceTypes } = kafkajs;
+
+/** What {@link ensureTopic} found or did. */
+export type EnsureTopicResult =
+  | { outcome: 'exists'; topic: string; partitions: number }
+  | { outcome: 'created'; topic: string; partitions: number; replicationFactor: number };
+
+/** Partitions and replication a new topic gets: configured, else the broker's defaults. */
+export interface TopicSpec {
+  topic: string;
+  partitions?: number;
+  replicationFactor?: number;
+}
+
+/** How a topic looks to `doctor`, and whether the broker would create it on first write. */
+export interface TopicInspection {
+  exists: boolean;
+  partitions: number;
+  leaderless: number;
+  /** The broker's `auto.create.topics.enable`; undefined when it could not be read. */
+  brokerAutoCreates?: boolean;
+}
+
+type KafkaSettings = Pick<DualstreamConfig['kafka'], 'brokers' | 'clientId' | 'ssl' | 'sasl'>;
+
+function adminFor(kafka: KafkaSettings, suffix: string) {
+  return createKafkaClient(kafka, {
+    clientIdSuffix: suffix,
+    connectionTimeout: 3000,
+    // Bounded: start-up and the CLI must not hang on a broker that is down.
+    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 },
+  }).admin();
+}
+
+/**
+ * Create `spec.topic` when it does not exist, waiting for its partition leaders; an existing
+ * topic is left as it is (its partitions are reported, never changed). Safe to run from many
+ * processes at once: a concurrent creation counts as "exists".
+ */
+export async function ensureTopic(
+  kafka: KafkaSettings,
+  spec: TopicSpec,
+): Promise<EnsureTopicResult> {
+  const admin = adminFor(kafka, 'topic-admin');
+  await admin.connect();
+  try {
+    const partitionsOf = async () => {
+      const meta = await admin.fetchTopicMetadata({ topics: [spec.topic] });
+      return meta.topics[0]?.partitions ?? [];
+    };
+    if ((await admin.listTopics()).includes(spec.topic)) {
+      return { outcome: 'exists', topic: spec.topic, partitions: (await partitionsOf()).length };
+    }
+    // -1 asks the broker for its defaults (Kafka 2.4+).
+    const created = await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: spec.topic,
+          numPartitions: spec.partitions ?? -1,
+          replicationFactor: spec.replicationFactor ?? -1,
+        },
+      ],
+    });
+    const partitions = await partitionsOf();
+    if (!created) return { outcome: 'exists', topic: spec.topic, partitions: partitions.length };
+    return {
+      outcome: 'created',
+      topic: spec.topic,
+      partitions: partitions.length,
+      replicationFactor: partitions[0]?.replicas.length ?? 0,
+    };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * The worker's start-up step: create the configured topic when it is missing, unless
+ * `KAFKA_CREATE_TOPIC=0`. Never stops start-up: with Kafka down or creation not allowed (ACLs)
+ * it logs why, and the publish path reports its own errors.
+ */
+export async function ensureTopicAtStartup(
+  config: DualstreamConfig,
+  logger: Logger,
+): Promise<EnsureTopicResult | undefined> {
+  const creation = config.kafka.topicCreation;
+  if (!creation.enabled) return undefined;
+  try {
+    const result = await ensureTopic(config.kafka, {
+      topic: config.kafka.topic,
+      ...(creation.partitions !== undefined ? { partitions: creation.partitions } : {}),
+      ...(creation.replicationFactor !== undefined
+        ? { replicationFactor: creation.replicationFactor }
+        : {}),
+    });
+    if (result.outcome === 'created') {
+      logger.info(
+        result,
+        `created Kafka topic "${result.topic}" (${result.partitions} partitions, replication ${result.replicationFactor})`,
+      );
+    }
+    return result;
+  } catch (err) {
+    logger.warn(
+      { topic: config.kafka.topic, reason: (err as Error).message },
+      `could not check or create Kafka topic "${config.kafka.topic}": ${(err as Error).message}; starting anyway (set KAFKA_CREATE_TOPIC=0 to skip this step)`,
+    );
+    return undefined;
+  }
+}
+
+/** Look at a topic for `doctor`, without changing anything. */
+export async function inspectTopic(kafka: KafkaSettings, topic: string): Promise<TopicInspection> {
+  const admin = adminFor(kafka, 'doctor');
+  await admin.connect();
+  try {
+    const exists = (await admin.listTopics()).includes(topic);
+    let partitions = 0;
+    let leaderless = 0;
+    if (exists) {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const list = meta.topics[0]?.partitions ?? [];
+      partitions = list.length;
+      leaderless = list.filter((p) => p.leader < 0).length;
+    }
+    let brokerAutoCreates: boolean | undefined;
+    try {
+      const cluster = await admin.describeCluster();
+      const brokerId = cluster.controller ?? cluster.brokers[0]?.nodeId;
+      if (brokerId !== undefined && brokerId !== null) {
+        const res = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [
+            {
+              type: ConfigResourceTypes.BROKER,
+              name: String(brokerId),
+              configNames: ['auto.create.topics.enable'],
+            },
+          ],
+        });
+        const v = res.resources[0]?.configEntries.find(
+          (c) => c.configName === 'auto.create.topics.enable',
+        )?.configValue;
+        if (v === 'true' || v === 'false') brokerAutoCreates = v === 'true';
+      }
+    } catch {
+      // Not allowed to read broker configs (ACLs): say nothing about auto-creation.
+    }
+    return {
+      exists,
+      partitions,
+      leaderless,
+      ...(brokerAutoCreates !== undefined ? { brokerAutoCreates } : {}),
+    };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { topicCheck } from '../../src/cli/topic-check.js';
+
+describe('doctor: topic check', () => {
+  const kafka = (enabled: boolean, partitions?: number) => ({
+    topic: 'events',
+    topicCreation: { enabled, ...(partitions ? { partitions } : {}) },
+  });
+  const missing = { exists: false, partitions: 0, leaderless: 0 };
+
+  it('an existing topic is OK, with leaderless partitions a WARN', () => {
+    expect(topicCheck(kafka(true), { exists: true, partitions: 6, leaderless: 0 }).status).toBe(
+      'OK',
+    );
+    expect(topicCheck(kafka(true), { exists: true, partitions: 6, leaderless: 2 })).toMatchObject({
+      status: 'WARN',
+      detail: '"events": 6 partition(s), 2 without a leader',
+    });
+  });
+
+  it('a missing topic the worker will create is OK and says with how many partitions', () => {
+    expect(topicCheck(kafka(true, 6), missing)).toMatchObject({
+      status: 'OK',
+      detail: expect.stringContaining('the worker creates it at start-up with 6 partition(s)'),
+    });
+  });
+
+  it('without worker creation: WARN when the broker auto-creates, FAIL otherwise; fixes are our commands', () => {
+    const warn = topicCheck(kafka(false), { ...missing, brokerAutoCreates: true });
+    expect(warn.status).toBe('WARN');
+    expect(warn.fix).toBe(
+      'dualstream topic create --topic events --partitions <n> to choose its partitions',
+    );
+    for (const brokerAutoCreates of [false, undefined]) {
+      const fail = topicCheck(kafka(false), {
+        ...missing,
+        ...(brokerAutoCreates === undefined ? {} : { brokerAutoCreates }),
+      });
+      expect(fail.status).toBe('FAIL');
+      expect(fail.fix).toMatch(/^dualstream topic create --topic events /);
+      expect(fail.fix).not.toContain('kafka-topics');
+    }
+  });
+});
