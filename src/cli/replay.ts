@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Kafka } from 'kafkajs';
 import type { DualstreamConfig } from '../config/index.js';
-import { decodeEvent } from '../events/index.js';
+import { KAFKA_HEADERS, decodeEvent } from '../events/index.js';
 import { silentLogger } from '../logger.js';
 import { createKafkaClient } from '../publisher/kafka-client.js';
 import { RedisNotifier } from '../publisher/redis-notifier.js';
@@ -189,8 +189,15 @@ export function replayCommand(): Command {
               }
               try {
                 const event = decodeEvent(m.value ?? '');
+                // The record's source-seq goes into the notification, as when it was published.
+                const seq = Number(m.headers?.[KAFKA_HEADERS.sourceSeq]?.toString());
                 work.push(
-                  notifier.notify(event, { topic, partition: batch.partition, offset: m.offset }),
+                  notifier.notify(event, {
+                    topic,
+                    partition: batch.partition,
+                    offset: m.offset,
+                    ...(Number.isInteger(seq) && seq > 0 ? { seq } : {}),
+                  }),
                 );
               } catch {
                 undecodable += 1;

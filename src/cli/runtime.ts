@@ -83,8 +83,9 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
           topic: config.kafka.topic,
           brokers: config.kafka.brokers,
           concurrency: config.queue.concurrency,
+          ordering: config.order.mode,
         },
-        `publish worker: queue "${config.queue.name}" -> Kafka topic "${config.kafka.topic}" at ${config.kafka.brokers.join(',')}, then Redis Pub/Sub`,
+        `publish worker: queue "${config.queue.name}" -> Kafka topic "${config.kafka.topic}" at ${config.kafka.brokers.join(',')}, then Redis Pub/Sub; ORDERING=${config.order.mode}${config.order.mode === 'source' ? ` (ORDER_ON_FAILURE=${config.order.onFailure})` : ''}`,
       );
     } else if (parts.server) {
       kafkaPing = createKafkaPing(config);

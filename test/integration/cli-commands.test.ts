@@ -333,13 +333,21 @@ describe('dualstream replay', () => {
     await createTopic(config.kafka.topic, 1);
     const publisher = createDualPublisher(config);
     try {
-      await publisher.publishBatch(
-        Array.from({ length: 10 }, (_, i) => ({
-          id: `rp-${i}`,
-          type: 'replay.test',
-          sourceType: 'rp',
-          sourceId: `s${i % 2}`,
-        })),
+      // Written with the source-seq a worker would give them (two sources, alternating).
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          publisher.publishToKafka(
+            {
+              id: `rp-${i}`,
+              type: 'replay.test',
+              sourceType: 'rp',
+              sourceId: `s${i % 2}`,
+              occurredAt: new Date().toISOString(),
+              payload: null,
+            },
+            Math.floor(i / 2) + 1,
+          ),
+        ),
       );
     } finally {
       await publisher.close();
@@ -362,9 +370,12 @@ describe('dualstream replay', () => {
       );
       await waitFor(() => sub.messages.length >= 5, 10_000, '5 notifications');
       const got = sub.messages.map(
-        (m) => JSON.parse(m.message) as { id: string; offset: string; source_id: string },
+        (m) =>
+          JSON.parse(m.message) as { id: string; offset: string; source_id: string; seq: number },
       );
       expect(got.map((g) => g.offset)).toEqual(['3', '4', '5', '6', '7']);
+      // The record's source-seq header comes back as the notification's seq.
+      expect(got.map((g) => g.seq)).toEqual([2, 3, 3, 4, 4]);
       expect(got.map((g) => g.id)).toEqual(['rp-3', 'rp-4', 'rp-5', 'rp-6', 'rp-7']);
       expect(sub.messages[0]!.channel).toBe(`${config.events.channelPrefix}:rp:s1`);
     } finally {
