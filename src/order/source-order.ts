@@ -51,8 +51,8 @@ export interface OrderWaitOptions {
   /** @defaultValue 10000 ms */
   delayMaxMs: number;
   /**
-   * Jobs of this process that may wait in their slots at once; beyond that a job steps aside at
-   * once, so that waiting never takes every slot and other sources keep flowing.
+   * Jobs of this process that may wait in their slots at once for a job that is not active;
+   * beyond that such a job steps aside at once, so that waiting never takes every slot.
    * @defaultValue 64 (the worker passes half its concurrency)
    */
   maxWaiting: number;
@@ -206,12 +206,16 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
           inSlot = true;
           this.waiting += 1;
         }
+        // Waiting on a job that holds a slot (live) cannot deadlock; only waits on jobs that
+        // need a slot themselves are capped, so that they never take every slot.
         const budget =
-          attempt.kind === 'held' || this.waiting > this.waits.maxWaiting
+          attempt.kind === 'held'
             ? 0
             : attempt.live
               ? this.waits.liveMs
-              : this.waits.idleMs;
+              : this.waiting > this.waits.maxWaiting
+                ? 0
+                : this.waits.idleMs;
         if (token !== undefined && waitedMs >= budget) {
           await this.stepAside(job, token, attempt);
         }

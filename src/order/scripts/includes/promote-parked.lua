@@ -8,16 +8,20 @@
   k.parked, k.delayed, k.wait, k.marker, k.meta, k.events
 ]]
 
--- Promote one parked job if it is in the delayed set already (a job on its way there stays
--- parked: it rechecks once it got there, see unpark-8.lua). Returns 1 when promoted.
+local function fromDelayed(k, id, jobPrefix)
+  redis.call('SREM', k.parked, id)
+  redis.call('HSET', jobPrefix .. id, 'delay', 0)
+  redis.call('XADD', k.events, '*', 'event', 'waiting', 'jobId', id, 'prev', 'delayed')
+end
+
+-- Promote one parked job out of the delayed set (used right after it parked). A job on its way
+-- to the delayed set stays parked. Returns 1 when promoted.
 local function promoteOne(k, id, jobPrefix)
   if redis.call('SISMEMBER', k.parked, id) == 0 or redis.call('ZREM', k.delayed, id) == 0 then
     return 0
   end
-  redis.call('SREM', k.parked, id)
+  fromDelayed(k, id, jobPrefix)
   redis.call('RPUSH', k.wait, id)
-  redis.call('HSET', jobPrefix .. id, 'delay', 0)
-  redis.call('XADD', k.events, '*', 'event', 'waiting', 'jobId', id, 'prev', 'delayed')
   return 1
 end
 
@@ -25,13 +29,37 @@ local function wakeWorkers(k)
   if redis.call('HEXISTS', k.meta, 'paused') ~= 1 then redis.call('ZADD', k.marker, 0, '0') end
 end
 
--- Promote the parked jobs among the first n of a source's list; the first in line ends up at the
--- very front. Returns how many were promoted.
+-- Walk the first n jobs of a source's list, in order: parked jobs in the delayed set are
+-- promoted, active jobs (their lock exists) are passed, parked jobs back in the wait list (their
+-- delay ran out) are moved to its front (at most 32 per walk: LREM is O(wait length)), and the
+-- walk stops at the first other job — after moving it to the front too if it sits in the wait
+-- list, since it is the next the source needs. The first in line ends up at the very front.
+-- Returns how many jobs moved.
 local function promoteParked(k, list, jobPrefix, n)
   if redis.call('SCARD', k.parked) == 0 then return 0 end
   local ids = redis.call('LRANGE', list, 0, n - 1)
-  local promoted = 0
-  for i = #ids, 1, -1 do promoted = promoted + promoteOne(k, ids[i], jobPrefix) end
-  if promoted > 0 then wakeWorkers(k) end
-  return promoted
+  local picked = {}
+  local lremBudget = 32
+  for _, id in ipairs(ids) do
+    if redis.call('SISMEMBER', k.parked, id) == 1 and redis.call('ZREM', k.delayed, id) == 1 then
+      fromDelayed(k, id, jobPrefix)
+      picked[#picked + 1] = id
+    elseif redis.call('EXISTS', jobPrefix .. id .. ':lock') == 0 then
+      -- Parked jobs whose delay ran out sit at the back of the wait list: bring a bounded number
+      -- of them forward too. The walk stops at the first job that is neither (not parked: a
+      -- retry backoff, or never fetched), after moving it forward if it waits in the list.
+      local parked = redis.call('SISMEMBER', k.parked, id) == 1
+      if lremBudget > 0 and redis.call('LREM', k.wait, 1, id) == 1 then
+        lremBudget = lremBudget - 1
+        redis.call('SREM', k.parked, id)
+        picked[#picked + 1] = id
+      else
+        break
+      end
+      if not parked then break end
+    end
+  end
+  for i = #picked, 1, -1 do redis.call('RPUSH', k.wait, picked[i]) end
+  if #picked > 0 then wakeWorkers(k) end
+  return #picked
 end
