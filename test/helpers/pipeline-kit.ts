@@ -211,3 +211,23 @@ export async function cuttableNetwork(): Promise<{
     },
   };
 }
+
+const canListen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/**
+ * A free (port, port + 1) pair for a private Kafka broker and its controller, below the
+ * kernel's ephemeral range, so that no outgoing connection can sit on the port the broker must
+ * bind again after a kill.
+ */
+export async function freeBrokerPorts(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + 2 * Math.floor(Math.random() * 6_000);
+    if ((await canListen(port)) && (await canListen(port + 1))) return port;
+  }
+  throw new Error('no free port pair in 20000-32000');
+}

@@ -8,7 +8,6 @@
 // notifications of a source in seq order.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents } from 'bullmq';
@@ -22,7 +21,14 @@ import { createApp } from '../../src/server/app.js';
 import { startServer, type StartedServer } from '../../src/server/listen.js';
 import { silentLogger } from '../../src/logger.js';
 import type { DualstreamConfig } from '../../src/config/index.js';
-import { REDIS_URL, obliterate, testConfig, uniq, waitFor } from '../helpers/pipeline-kit.js';
+import {
+  REDIS_URL,
+  freeBrokerPorts,
+  obliterate,
+  testConfig,
+  uniq,
+  waitFor,
+} from '../helpers/pipeline-kit.js';
 import { checkSourceOrder, notificationInversions } from '../helpers/order-check.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
@@ -30,21 +36,6 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SOURCES_PER_ENTRY = 20;
 const ROUNDS = 40;
 const WORKERS = 3;
-
-const canListen = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const port = 20_000 + 2 * Math.floor(Math.random() * 6_000);
-    if ((await canListen(port)) && (await canListen(port + 1))) return port;
-  }
-  throw new Error('no free port pair in 20000-32000');
-}
 
 /** A `dualstream worker` child in its own process group, so a kill reaches all of it. */
 function startWorker(env: Record<string, string>, log: string[]): ChildProcess {
@@ -94,7 +85,7 @@ describe('per-source order with 3 worker processes, a worker kill -9 and a Kafka
   const notifications: Array<{ key: string; seq: number }> = [];
 
   beforeAll(async () => {
-    const port = await freePortPair();
+    const port = await freeBrokerPorts();
     kafka = new PrivateKafka(port, (line) => log.push(line));
     await kafka.start();
     config = testConfig({ KAFKA_BROKERS: kafka.address, BOARD_TOKEN: TOKEN, PORT: '0' });

@@ -6,7 +6,6 @@
 // adds what only a real broker death does: lost in-flight requests, a broker that restarts and
 // re-registers, and metadata that changes under the client.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,31 +29,11 @@ import {
   type InfraOptions,
 } from '../../scripts/infra.mjs';
 import { readWholeTopic } from '../chaos/kafka-reader.js';
-import { obliterate, testConfig, waitFor } from '../helpers/pipeline-kit.js';
+import { freeBrokerPorts, obliterate, testConfig, waitFor } from '../helpers/pipeline-kit.js';
 import { plainEnqueue } from '../helpers/plain-bullmq-producer.js';
 
 /** How long the broker stays dead before the restart begins (the restart adds its own time). */
 const OUTAGE_MS = 11_000;
-
-const canListen = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-
-/**
- * A free (port, port + 1) pair for the broker and its controller, below the kernel's ephemeral
- * range: an outgoing connection (our own client reconnecting) can then never sit on the port the
- * restarted broker has to bind again.
- */
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const port = 20_000 + 2 * Math.floor(Math.random() * 6_000);
-    if ((await canListen(port)) && (await canListen(port + 1))) return port;
-  }
-  throw new Error('no free port pair in 20000-32000');
-}
 
 /** Polls the failed count in the background; `max` is the highest count seen. */
 function watchFailed(count: () => Promise<number>): {
@@ -90,7 +69,7 @@ describe('publish pipeline: Kafka killed and restarted', () => {
   const metrics = new DualstreamMetrics();
 
   beforeAll(async () => {
-    const port = await freePortPair();
+    const port = await freeBrokerPorts();
     infraOpts = {
       kafkaBrokers: `127.0.0.1:${port}`,
       controllerPort: port + 1,

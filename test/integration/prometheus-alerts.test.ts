@@ -25,12 +25,11 @@ import { createPublishQueue, enqueueEvents } from '../../src/queue/index.js';
 import { PrivateKafka } from '../chaos/private-kafka.js';
 import { ThrowawayRedis } from '../chaos/redis-server.js';
 import { metricsUrlOf, startCliChild, type CliChild } from '../helpers/cli-child.js';
-import { REDIS_URL, obliterate, uniq, waitFor } from '../helpers/pipeline-kit.js';
+import { REDIS_URL, freeBrokerPorts, obliterate, uniq, waitFor } from '../helpers/pipeline-kit.js';
 import {
   alertState,
   ensurePrometheus,
   fastRules,
-  freeBrokerPorts,
   freeLoopbackPort,
   startPrometheus,
   type AlertState,
