@@ -1,4 +1,5 @@
 export { orderKeys, removeOrderState, type OrderKeys } from './keys.js';
+export { OrderScripts, type AdmitReply } from './order-scripts.js';
 export {
   SourceOrder,
   type OrderFailurePolicy,

@@ -1,3 +1,6 @@
+// One class, ~380 lines, on purpose: admission, waiting and the Kafka failure listener share one
+// process's state (jobs sent and not acknowledged, the failure counter, the local waiters), and
+// splitting them would pass that state around. The Redis side is in order-scripts.ts.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -7,24 +10,10 @@ import { DualstreamError } from '../errors.js';
 import type { KafkaReceipt } from '../events/index.js';
 import { RateLimitedLog, type Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
-import { ScriptSet } from '../redis-scripts.js';
 import { orderKeys, type OrderKeys } from './keys.js';
+import { OrderScripts, type AdmitReply, type OrderFailurePolicy } from './order-scripts.js';
 
-const scripts = new ScriptSet(
-  new URL('./scripts/', import.meta.url),
-  {
-    index: 'index-5.lua',
-    admit: 'admit-11.lua',
-    resolve: 'resolve-11.lua',
-    revoke: 'revoke-2.lua',
-    failed: 'failed-11.lua',
-    unpark: 'unpark-8.lua',
-  },
-  'dsOrder',
-);
-
-/** What a job that failed for good does to its source. */
-export type OrderFailurePolicy = 'continue' | 'block';
+export type { OrderFailurePolicy } from './order-scripts.js';
 
 /**
  * How long a job waits in its worker slot before it steps aside (moved to delayed, which puts it
@@ -81,12 +70,6 @@ export interface SourceOrderEvents {
   error: [err: Error];
 }
 
-type AdmitReply =
-  | { kind: 'go'; seq: number; source: string }
-  | { kind: 'inflight' | 'pending'; blocker: string; source: string; live: boolean }
-  | { kind: 'held'; blocker: string; source: string }
-  | { kind: 'unindexed' };
-
 type Attempt =
   | { kind: 'sent'; receipt: Promise<KafkaReceipt> }
   | { kind: 'again' }
@@ -99,9 +82,6 @@ const DEFAULT_WAITS: OrderWaitOptions = {
   delayBaseMs: 1000,
   delayMaxMs: 10_000,
 };
-
-/** When the head of a source moves, at most this many next parked jobs of it are promoted. */
-const PROMOTE_AT_MOST = 256;
 
 /** How often the held-sources gauge is refreshed. */
 const HELD_REFRESH_MS = 5000;
@@ -126,6 +106,7 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
   readonly keys: OrderKeys;
   private readonly opts: SourceOrderOptions;
   private readonly waits: OrderWaitOptions;
+  private readonly scripts: OrderScripts;
   private readonly reader: Redis;
   private readonly subscriber: Redis;
   private readonly waiters = new Map<string, Set<() => void>>();
@@ -149,12 +130,11 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     this.processId =
       options.processId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
     this.keys = orderKeys(options.prefix, options.queueName);
-    scripts.define(options.redis);
+    this.scripts = new OrderScripts(options.redis, this.keys);
     this.reader = options.connect('dualstream-order-reader');
     this.subscriber = options.connect('dualstream-order-wake');
     this.warn = options.logger ? new RateLimitedLog(options.logger) : undefined;
     for (const c of [this.reader, this.subscriber]) c.on('error', () => undefined);
-    scripts.define(this.reader);
   }
 
   /** Start the events-stream reader, the wake subscriber and the held-sources gauge. */
@@ -230,13 +210,7 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
 
   /** The job's record is in Kafka (and its notification sent): let the next of its source go. */
   async resolve(jobId: string): Promise<void> {
-    const k = this.keys;
-    await scripts.run(
-      this.opts.redis,
-      'resolve',
-      [k.index, k.adm, k.seq, k.waiting, k.held, ...this.promoteKeys()],
-      [k.sourceListPrefix, jobId, k.wakeChannel, k.jobPrefix, PROMOTE_AT_MOST],
-    );
+    await this.scripts.resolve(jobId);
   }
 
   /**
@@ -244,15 +218,8 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
    * `block` it holds the source until it is retried or removed. Safe to call twice; the admission
    * of a waiting job reaches the same verdict by itself if this call is lost.
    */
-  async failed(jobId: string): Promise<'skipped' | 'held' | ''> {
-    const k = this.keys;
-    const reply = await scripts.run(
-      this.opts.redis,
-      'failed',
-      [k.index, k.adm, k.held, k.waiting, k.failed, ...this.promoteKeys()],
-      [k.sourceListPrefix, jobId, this.opts.policy, k.wakeChannel, k.jobPrefix, PROMOTE_AT_MOST],
-    );
-    return String(reply) as 'skipped' | 'held' | '';
+  failed(jobId: string): Promise<'skipped' | 'held' | ''> {
+    return this.scripts.failed(jobId, this.opts.policy);
   }
 
   /**
@@ -271,15 +238,7 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
       this.unacked.delete(source);
     }
     if (args.length === 0) return;
-    const k = this.keys;
-    scripts
-      .run(
-        this.opts.redis,
-        'revoke',
-        [k.index, k.adm],
-        [k.sourceListPrefix, this.processId, ...args],
-      )
-      .catch((err: unknown) => this.emitError(err));
+    this.scripts.revoke(this.processId, args).catch((err: unknown) => this.emitError(err));
   };
 
   /** Sources held by `block`, with the job holding each. */
@@ -298,42 +257,16 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     await this.loop;
   }
 
-  private promoteKeys(): string[] {
-    const k = this.keys;
-    return [k.parked, k.delayed, k.wait, k.marker, k.meta, k.events];
-  }
-
   private attempt(jobId: string, send: (seq: number) => Promise<KafkaReceipt>): Promise<Attempt> {
-    const k = this.keys;
     const asked = this.failures;
-    return scripts
-      .run(
-        this.opts.redis,
-        'admit',
-        [
-          k.events,
-          k.cursor,
-          k.index,
-          k.wait,
-          k.active,
-          k.adm,
-          k.seq,
-          k.waiting,
-          k.failed,
-          k.held,
-          k.parked,
-        ],
-        [k.jobPrefix, k.sourceListPrefix, jobId, this.processId, this.opts.policy, 1000],
-      )
-      .then((raw): Attempt => {
-        const reply = parseAdmit(raw);
-        if (reply.kind !== 'go') return reply;
-        // A request failed while we asked: the admission may already be withdrawn.
-        if (this.failures !== asked) return { kind: 'again' };
-        const receipt = send(reply.seq);
-        this.track(reply.source, jobId, receipt);
-        return { kind: 'sent', receipt };
-      });
+    return this.scripts.admit(jobId, this.processId, this.opts.policy).then((reply): Attempt => {
+      if (reply.kind !== 'go') return reply;
+      // A request failed while we asked: the admission may already be withdrawn.
+      if (this.failures !== asked) return { kind: 'again' };
+      const receipt = send(reply.seq);
+      this.track(reply.source, jobId, receipt);
+      return { kind: 'sent', receipt };
+    });
   }
 
   private track(source: string, jobId: string, receipt: Promise<KafkaReceipt>): void {
@@ -376,18 +309,10 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     if (this.heldLogged.size > 100_000) this.heldLogged.clear();
     // Parked first: a promotion that comes between the two finds it parked but not delayed yet,
     // and leaves it parked for the next one.
-    const k = this.keys;
-    await this.opts.redis.sadd(k.parked, jobId);
+    await this.opts.redis.sadd(this.keys.parked, jobId);
     await job.moveToDelayed(Date.now() + delay, token);
     if (why.kind !== 'held') {
-      await scripts
-        .run(
-          this.opts.redis,
-          'unpark',
-          [k.index, k.adm, k.parked, k.delayed, k.wait, k.marker, k.meta, k.events],
-          [k.sourceListPrefix, jobId, why.blocker, k.jobPrefix],
-        )
-        .catch((err: unknown) => this.emitError(err));
+      await this.scripts.unpark(jobId, why.blocker).catch((err: unknown) => this.emitError(err));
     }
     throw new DelayedError(
       `waiting for job ${why.blocker} of source ${why.source} (${why.kind}); back in ${delay} ms`,
@@ -417,19 +342,13 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
   }
 
   private async readLoop(): Promise<void> {
-    const k = this.keys;
     while (!this.closed) {
       try {
-        const [read, resynced, cursor] = (await scripts.run(
-          this.reader,
-          'index',
-          [k.events, k.cursor, k.index, k.wait, k.active],
-          [k.jobPrefix, k.sourceListPrefix, 1000],
-        )) as [number, number, string];
-        if (resynced === 1) this.onResync();
+        const { read, resynced, cursor } = await this.scripts.index(this.reader);
+        if (resynced) this.onResync();
         if (read > 0) continue;
         // Nothing new: wait (blocking) until the stream grows past the cursor.
-        await this.reader.xread('COUNT', 1, 'BLOCK', 1000, 'STREAMS', k.events, cursor);
+        await this.reader.xread('COUNT', 1, 'BLOCK', 1000, 'STREAMS', this.keys.events, cursor);
       } catch (err) {
         if (this.closed) return;
         this.emitError(err);
@@ -460,16 +379,4 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     }
     this.warn?.warn('order-error', { err: { message: e.message } }, 'source order loop failed');
   }
-}
-
-function parseAdmit(raw: unknown): AdmitReply {
-  const [kind, a, b] = (Array.isArray(raw) ? raw : []) as [string?, string?, string?];
-  if (kind === 'go') return { kind, seq: Number(a), source: String(b) };
-  if (kind === 'inflight' || kind === 'pending') {
-    const live = (raw as unknown[])[3];
-    return { kind, blocker: String(a), source: String(b), live: Number(live) === 1 };
-  }
-  if (kind === 'held') return { kind, blocker: String(a), source: String(b) };
-  if (kind === 'unindexed') return { kind };
-  throw new DualstreamError(`Unexpected reply from the order admit script: ${String(raw)}`);
 }
