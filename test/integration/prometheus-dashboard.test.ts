@@ -43,6 +43,7 @@ import {
   type RunningPrometheus,
   type Sample,
 } from '../helpers/prometheus-kit.js';
+import { REQUIRED_ALERTS } from '../helpers/alert-names.js';
 
 interface Panel {
   title: string;
@@ -125,20 +126,7 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
         data: { groups: Array<{ rules: Array<{ name: string }> }> };
       };
       const loaded = res.data.groups.flatMap((g) => g.rules.map((r) => r.name));
-      expect(loaded).toEqual(
-        expect.arrayContaining([
-          'DualstreamKafkaCooldown',
-          'DualstreamPublishFailures',
-          'DualstreamFailedJobsAccumulating',
-          'DualstreamQueueNearMaxDepth',
-          'DualstreamNotifyFailureRatio',
-          'DualstreamSourcesHeld',
-          'DualstreamOwnershipFailovers',
-          'DualstreamOwnershipClaimsFailing',
-          'DualstreamNoStreamOwned',
-          'DualstreamTargetDown',
-        ]),
-      );
+      expect(loaded).toEqual(expect.arrayContaining(REQUIRED_ALERTS));
     } finally {
       await running.close();
     }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DualstreamMetrics } from '../../src/metrics.js';
+import { REQUIRED_ALERTS } from '../helpers/alert-names.js';
 
 interface Rule {
   alert?: string;
@@ -33,20 +34,7 @@ const NOT_YET_EXPORTED: Record<string, string> = {
 
 describe('dashboards/alerts.yml', () => {
   it('has the alerts operators need', () => {
-    expect(alerts.map((a) => a.alert)).toEqual(
-      expect.arrayContaining([
-        'DualstreamKafkaCooldown',
-        'DualstreamPublishFailures',
-        'DualstreamFailedJobsAccumulating',
-        'DualstreamQueueNearMaxDepth',
-        'DualstreamNotifyFailureRatio',
-        'DualstreamSourcesHeld',
-        'DualstreamOwnershipFailovers',
-        'DualstreamOwnershipClaimsFailing',
-        'DualstreamNoStreamOwned',
-        'DualstreamTargetDown',
-      ]),
-    );
+    expect(alerts.map((a) => a.alert)).toEqual(expect.arrayContaining(REQUIRED_ALERTS));
     expect(new Set(alerts.map((a) => a.alert)).size).toBe(alerts.length);
   });
 
