@@ -231,3 +231,29 @@ export async function freeBrokerPorts(): Promise<number> {
   }
   throw new Error('no free port pair in 20000-32000');
 }
+
+/**
+ * afterAll of a test that ran `dualstream start` (or `npm start`) with its own names: remove its
+ * publish and ownership queues, every key of its ownership service (load-balancer stream and
+ * group) and its topic.
+ */
+export async function removeStartRun(env: {
+  DUALSTREAM_QUEUE: string;
+  DUALSTREAM_SERVICE: string;
+  KAFKA_TOPIC: string;
+}): Promise<void> {
+  await obliterate(env.DUALSTREAM_QUEUE);
+  await obliterate(`${env.DUALSTREAM_SERVICE}-ownership`);
+  const redis = new Redis(REDIS_URL);
+  try {
+    for await (const keys of redis.scanStream({
+      match: `${env.DUALSTREAM_SERVICE}*`,
+      count: 100,
+    })) {
+      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+    }
+  } finally {
+    await redis.quit();
+  }
+  await deleteTopics(env.KAFKA_TOPIC);
+}

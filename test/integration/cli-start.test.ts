@@ -5,15 +5,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import {
-  BROKERS,
-  REDIS_URL,
-  deleteTopics,
-  obliterate,
-  uniq,
-  waitFor,
-} from '../helpers/pipeline-kit.js';
+import { BROKERS, REDIS_URL, removeStartRun, uniq, waitFor } from '../helpers/pipeline-kit.js';
 import { basic } from '../helpers/server-kit.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
@@ -33,21 +25,10 @@ describe('dualstream start --demo', () => {
     LOG_LEVEL: 'silent',
   };
   let child: ChildProcessWithoutNullStreams | undefined;
-  const redis = new Redis(REDIS_URL);
 
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
-    await obliterate(env.DUALSTREAM_QUEUE);
-    await obliterate(`${env.DUALSTREAM_SERVICE}-ownership`);
-    // The ingester's load-balancer stream and group of this unique service name.
-    for await (const keys of redis.scanStream({
-      match: `${env.DUALSTREAM_SERVICE}*`,
-      count: 100,
-    })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-    }
-    await redis.quit();
-    await deleteTopics(env.KAFKA_TOPIC);
+    await removeStartRun(env);
   });
 
   it('serves the board with a generated password, runs the demo, and stops on SIGTERM', async () => {

@@ -5,15 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import {
-  BROKERS,
-  REDIS_URL,
-  deleteTopics,
-  obliterate,
-  uniq,
-  waitFor,
-} from '../helpers/pipeline-kit.js';
+import { BROKERS, REDIS_URL, removeStartRun, uniq, waitFor } from '../helpers/pipeline-kit.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const START = fileURLToPath(new URL('../../scripts/start.mjs', import.meta.url));
@@ -55,17 +47,7 @@ async function startThenSignalGroup(signal: NodeJS.Signals): Promise<Run> {
     } catch {
       // already gone
     }
-    await obliterate(env.DUALSTREAM_QUEUE);
-    await obliterate(`${env.DUALSTREAM_SERVICE}-ownership`);
-    const redis = new Redis(REDIS_URL);
-    for await (const keys of redis.scanStream({
-      match: `${env.DUALSTREAM_SERVICE}*`,
-      count: 100,
-    })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-    }
-    await redis.quit();
-    await deleteTopics(env.KAFKA_TOPIC);
+    await removeStartRun(env);
   }
 }
 
