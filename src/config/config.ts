@@ -21,7 +21,10 @@ export interface DualstreamConfig {
   kafka: KafkaConnectionConfig & {
     /** Default topic for events. @defaultValue `events` */
     topic: string;
-    /** Linger window for coalescing produce requests. @defaultValue 5 ms */
+    /**
+     * Linger window for coalescing produce requests; 0 is adaptive batching (send at once when
+     * no request is in flight, coalesce while one is). @defaultValue 0
+     */
     lingerMs: number;
     /** Records per produce request at most. @defaultValue 1000 */
     batchMaxCount: number;

@@ -62,7 +62,7 @@ export const envSchema = z.object({
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
-  KAFKA_LINGER_MS: intFrom(5, 0, 10_000),
+  KAFKA_LINGER_MS: intFrom(0, 0, 10_000),
   KAFKA_BATCH_MAX_COUNT: intFrom(1000, 1, 100_000),
   KAFKA_BATCH_MAX_BYTES: intFrom(1_048_576, 1024, 256 * 1_048_576),
   KAFKA_MAX_INFLIGHT_BYTES: intFrom(64 * 1_048_576, 1024, 4096 * 1_048_576),

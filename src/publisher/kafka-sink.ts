@@ -7,7 +7,14 @@ import type { EventProducer } from './event-producer.js';
 /** Options of {@link KafkaSink}. */
 export interface KafkaSinkOptions {
   producer: EventProducer;
-  /** How long the first record of a batch waits for company. @defaultValue 5 ms (config) */
+  /**
+   * How long the first record of a batch waits for company before it is sent. `0` (the default
+   * in the config) is adaptive batching: a record is sent at once when a produce request slot is
+   * free (records queued in the same event-loop turn share that request), and records that
+   * arrive while every slot is busy wait for the next free slot and share one request. So a lone
+   * event pays no linger, and under load batches grow with the broker's round trip. A positive
+   * value is a classic linger window: every batch waits up to that long for company.
+   */
   lingerMs: number;
   /** Records per produce request at most. @defaultValue 1000 (config) */
   batchMaxCount: number;
@@ -15,7 +22,10 @@ export interface KafkaSinkOptions {
   batchMaxBytes: number;
   /** Bytes accepted and not yet acknowledged at most; `publish` waits above it. @defaultValue 64 MiB */
   maxInflightBytes: number;
-  /** Produce requests in flight at once. Above 1, batches of one key may be reordered by retries. @defaultValue 1 */
+  /**
+   * Produce requests in flight at once. Above 1, batches of one key may be reordered by retries
+   * (unless the producer's idempotence keeps per-partition order). @defaultValue 1
+   */
   maxConcurrentSends?: number;
   /**
    * Keep per-key order across failures: when a produce request fails, records of the same keys
@@ -55,8 +65,9 @@ interface Batch {
 }
 
 /**
- * Coalesces concurrent publishes into one produce request per linger window (or as soon as the
- * batch reaches `batchMaxCount` / `batchMaxBytes`) and resolves each caller with its own
+ * Coalesces concurrent publishes into produce requests (adaptive: while a request is in flight,
+ * or per linger window when `lingerMs` is positive; at once when a batch reaches `batchMaxCount`
+ * / `batchMaxBytes`) and resolves each caller with its own
  * partition and offset. A failed request rejects every caller in it with a retriable
  * {@link KafkaPublishError}. In-flight bytes are bounded: `publish` waits instead of buffering.
  */
@@ -67,6 +78,7 @@ export class KafkaSink {
   private open: Batch | null = null;
   private readonly ready: Batch[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private sending = 0;
   private inflightBytes = 0;
   private readonly capacityWaiters: CapacityWaiter[] = [];
@@ -145,8 +157,12 @@ export class KafkaSink {
         this.idleWaiters.length > 0 // someone is flushing: do not linger
       ) {
         this.seal();
-      } else if (!this.timer) {
-        this.timer = setTimeout(() => this.seal(), this.opts.lingerMs);
+      } else if (this.opts.lingerMs > 0) {
+        this.timer ??= setTimeout(() => this.seal(), this.opts.lingerMs);
+      } else if (this.slotFree()) {
+        // Adaptive: go at the end of this event-loop turn, so that records queued by the same
+        // burst of callbacks share the request. Otherwise the batch goes when a slot frees.
+        this.immediate ??= setImmediate(() => this.seal());
       }
     });
   }
@@ -183,10 +199,18 @@ export class KafkaSink {
     }
   }
 
+  private slotFree(): boolean {
+    return this.sending < this.opts.maxConcurrentSends && this.ready.length === 0;
+  }
+
   private seal(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
+    }
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
     }
     if (this.open && this.open.items.length > 0) this.ready.push(this.open);
     this.open = null;
@@ -199,7 +223,9 @@ export class KafkaSink {
       this.sending += 1;
       void this.send(batch).finally(() => {
         this.sending -= 1;
-        this.pump();
+        // Adaptive batching: what gathered while the request was in flight goes now.
+        if (this.opts.lingerMs === 0 && this.open && this.ready.length === 0) this.seal();
+        else this.pump();
         this.maybeIdle();
       });
     }
@@ -235,6 +261,10 @@ export class KafkaSink {
       if (this.timer) {
         clearTimeout(this.timer);
         this.timer = null;
+      }
+      if (this.immediate) {
+        clearImmediate(this.immediate);
+        this.immediate = null;
       }
     }
     this.maybeIdle();

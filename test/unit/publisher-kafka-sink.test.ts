@@ -1,6 +1,6 @@
 // KafkaSink logic with an in-memory EventProducer (a collaborator swap through the constructor;
 // the Kafka behaviour itself is tested against the real broker in test/integration/pipeline-*).
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KafkaPublishError } from '../../src/errors.js';
 import type { EventRecord, KafkaReceipt } from '../../src/events/index.js';
 import { KafkaSink, recordBytes, type EventProducer } from '../../src/publisher/index.js';
@@ -93,6 +93,88 @@ describe('KafkaSink', () => {
     expect(p.sends).toHaveLength(0);
     await pending;
     expect(p.sends).toHaveLength(1);
+  });
+
+  describe('adaptive batching (lingerMs 0), on a fake clock', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('sends a lone record at once, without waiting for any window', async () => {
+      vi.useFakeTimers();
+      const p = new MemoryProducer();
+      const s = sink(p, { lingerMs: 0 });
+      const pending = s.publish(rec(1));
+      expect(p.sends).toHaveLength(0); // not inside publish() itself: the same turn may add more
+      await vi.advanceTimersByTimeAsync(0); // the clock does not move
+      expect(p.sends.map((b) => b.length)).toEqual([1]);
+      await expect(pending).resolves.toMatchObject({ offset: '0' });
+    });
+
+    it('records of the same event-loop turn share one request', async () => {
+      vi.useFakeTimers();
+      const p = new MemoryProducer();
+      const s = sink(p, { lingerMs: 0 });
+      const all = Array.from({ length: 30 }, (_, i) => s.publish(rec(i)));
+      await vi.advanceTimersByTimeAsync(0);
+      await Promise.all(all);
+      expect(p.sends.map((b) => b.length)).toEqual([30]);
+    });
+
+    it('coalesces what arrives while a request is in flight into the next request, sent when it returns', async () => {
+      vi.useFakeTimers();
+      const p = new MemoryProducer();
+      const s = sink(p, { lingerMs: 0 });
+      p.hold();
+      const first = s.publish(rec(0));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(p.sends).toHaveLength(1);
+      // Arrive one by one, in separate turns and across "time", while the first is in flight.
+      const later: Array<Promise<unknown>> = [];
+      for (let i = 1; i <= 5; i += 1) {
+        later.push(s.publish(rec(i)));
+        await vi.advanceTimersByTimeAsync(50);
+      }
+      expect(p.sends).toHaveLength(1); // nothing overtakes, nothing is sent alone
+      p.release();
+      await first;
+      await Promise.all(later);
+      expect(p.sends.map((b) => b.map((r) => r.key))).toEqual([
+        ['k0'],
+        ['k1', 'k2', 'k3', 'k4', 'k5'],
+      ]);
+    });
+
+    it('with two request slots, a second request goes while the first is in flight', async () => {
+      vi.useFakeTimers();
+      const p = new MemoryProducer();
+      const s = sink(p, { lingerMs: 0, maxConcurrentSends: 2 });
+      p.hold();
+      const a = s.publish(rec(0));
+      await vi.advanceTimersByTimeAsync(0);
+      const b = s.publish(rec(1));
+      await vi.advanceTimersByTimeAsync(0);
+      const c = s.publish(rec(2));
+      const d = s.publish(rec(3));
+      await vi.advanceTimersByTimeAsync(10);
+      expect(p.sends.map((x) => x.length)).toEqual([1, 1]);
+      p.release();
+      await Promise.all([a, b, c, d]);
+      expect(p.sends.map((x) => x.map((r) => r.key))).toEqual([['k0'], ['k1'], ['k2', 'k3']]);
+    });
+
+    it('a positive lingerMs still waits for company even when idle', async () => {
+      vi.useFakeTimers();
+      const p = new MemoryProducer();
+      const s = sink(p, { lingerMs: 5 });
+      const a = s.publish(rec(0));
+      await vi.advanceTimersByTimeAsync(4);
+      const b = s.publish(rec(1));
+      expect(p.sends).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      await Promise.all([a, b]);
+      expect(p.sends.map((x) => x.length)).toEqual([2]);
+    });
   });
 
   it('rejects every caller of a failed request with a retriable KafkaPublishError and counts the streak', async () => {
