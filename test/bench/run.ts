@@ -10,9 +10,19 @@
 //      ORDERING=none, at 100 sources, at 10 000 sources and with one hot source.
 // Prints a table with events/s and the ratios. Unique topics and queues, removed afterwards.
 //
+//   6. latency: a separate `dualstream worker` process, a plain BullMQ app adding at 100, 1 000
+//      and 5 000 events/s, add → notification percentiles, ordered and unordered (latency.ts);
+//   7. the pipeline with KAFKA_LINGER_MS=5 (a fixed linger window) beside the default adaptive
+//      batching (KAFKA_LINGER_MS=0).
+// Prints a table with events/s and the ratios, writes everything as JSON to test-artifacts/, and
+// ends with one verdict line naming each target and whether it was met. Unique topics and
+// queues, removed afterwards.
+//
 //   npm run bench                      # 100 000 events (naive: 5 000)
 //   BENCH_EVENTS=20000 npm run bench   # smaller run
+//   BENCH_ONLY=pipeline,floor npm run bench   # some rows only (ids: see ROWS below)
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Queue, Worker } from 'bullmq';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { loadConfig } from '../../src/config/index.js';
@@ -20,6 +30,7 @@ import { toRecord, type DualEvent } from '../../src/events/index.js';
 import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../src/queue/index.js';
 import { removeOrderState } from '../../src/order/index.js';
 import { createRedis } from '../../src/redis.js';
+import { measureLatency, type LatencyResult } from './latency.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
 const NAIVE_N = Number(process.env.BENCH_NAIVE_EVENTS ?? Math.min(5000, N));
@@ -92,8 +103,9 @@ async function benchPipeline(
   ordering: 'source' | 'none' = 'source',
   sources = 100,
   n = N,
+  env: Record<string, string> = {},
 ): Promise<{ eps: number; enqueueEps: number }> {
-  const name = `${run}-pipe-${ordering}-${sources}`;
+  const name = `${run}-pipe-${ordering}-${sources}${env.KAFKA_LINGER_MS ? `-l${env.KAFKA_LINGER_MS}` : ''}`;
   const topic = await createTopic(name);
   const config = loadConfig({
     KAFKA_BROKERS: BROKERS,
@@ -103,6 +115,7 @@ async function benchPipeline(
     WORKER_CONCURRENCY: String(CONCURRENCY),
     ORDERING: ordering,
     LOG_LEVEL: 'silent',
+    ...env,
   });
   queues.push(config.queue.name);
   const queue = createPublishQueue(config);
@@ -215,69 +228,152 @@ async function cleanup(): Promise<void> {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US').padStart(10);
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+
+/** One throughput row. */
+interface Row {
+  id: string;
+  label: string;
+  events: number;
+  eps: number;
+}
+
+/** One target of the verdict line. */
+interface Target {
+  name: string;
+  value: number;
+  goal: string;
+  met: boolean;
+}
 
 async function main(): Promise<void> {
   console.log(
     `bench ${run}: ${N} events (~500-byte payloads), naive ${NAIVE_N}, concurrency ${CONCURRENCY}`,
   );
+  const rows: Row[] = [];
+  const latency: LatencyResult[] = [];
+  const want = (id: string) => !ONLY || ONLY.some((o) => id === o || id.startsWith(`${o}-`));
+  const measure = async (id: string, label: string, events: number, f: () => Promise<number>) => {
+    if (!want(id)) return;
+    const eps = await f();
+    rows.push({ id, label, events, eps });
+    console.log(`  ${label}: ${fmt(eps)} ev/s`);
+  };
+  const pipe =
+    (...args: Parameters<typeof benchPipeline>) =>
+    async () =>
+      (await benchPipeline(...args)).eps;
   try {
-    const raw = await benchRaw();
-    console.log(`  raw kafkajs done: ${fmt(raw)} ev/s`);
-    const pipe = await benchPipeline();
-    console.log(`  pipeline done:    ${fmt(pipe.eps)} ev/s`);
-    const naive = await benchNaive();
-    console.log(`  naive done:       ${fmt(naive)} ev/s`);
-    const floor = await benchBullmqFloor();
-    console.log(`  BullMQ floor done:${fmt(floor)} ev/s`);
-    const none100 = await benchPipeline('none', 100);
-    console.log(`  unordered, 100 sources: ${fmt(none100.eps)} ev/s`);
-    const src10k = await benchPipeline('source', 10_000);
-    console.log(`  ordered, 10 000 sources: ${fmt(src10k.eps)} ev/s`);
-    const none10k = await benchPipeline('none', 10_000);
-    console.log(`  unordered, 10 000 sources: ${fmt(none10k.eps)} ev/s`);
-    const hot = await benchPipeline('source', 1, HOT_N);
-    console.log(`  ordered, one hot source: ${fmt(hot.eps)} ev/s`);
-    const hotNone = await benchPipeline('none', 1, HOT_N);
-    console.log(`  unordered, one hot source: ${fmt(hotNone.eps)} ev/s`);
-    console.log('');
-    console.log('| run                                   | events  |  events/s  |');
-    console.log('|---------------------------------------|---------|------------|');
-    console.log(
-      `| raw kafkajs send, batches of 500      | ${String(N).padStart(7)} | ${fmt(raw)} |`,
+    await measure('raw', 'raw kafkajs send, batches of 500', N, benchRaw);
+    await measure('pipeline', 'pipeline ordered, 100 sources (e2e)', N, pipe('source', 100));
+    await measure('naive', 'naive worker (send + PUBLISH per job)', NAIVE_N, benchNaive);
+    await measure('floor', 'BullMQ floor (no-op processor)', N, benchBullmqFloor);
+    await measure('none-100', 'pipeline ORDERING=none, 100 sources', N, pipe('none', 100));
+    await measure(
+      'linger5',
+      'pipeline ordered, KAFKA_LINGER_MS=5',
+      N,
+      pipe('source', 100, N, { KAFKA_LINGER_MS: '5' }),
     );
-    console.log(
-      `| pipeline ordered, 100 sources (e2e)   | ${String(N).padStart(7)} | ${fmt(pipe.eps)} |`,
+    await measure('source-10k', 'pipeline ordered, 10 000 sources', N, pipe('source', 10_000));
+    await measure('none-10k', 'pipeline ORDERING=none, 10 000 sources', N, pipe('none', 10_000));
+    await measure(
+      'source-hot',
+      'pipeline ordered, one hot source',
+      HOT_N,
+      pipe('source', 1, HOT_N),
     );
-    console.log(
-      `|   of which enqueue (addBulk 1000)     | ${String(N).padStart(7)} | ${fmt(pipe.enqueueEps)} |`,
+    await measure(
+      'none-hot',
+      'pipeline ORDERING=none, one hot source',
+      HOT_N,
+      pipe('none', 1, HOT_N),
     );
-    console.log(
-      `| naive worker (send + PUBLISH per job) | ${String(NAIVE_N).padStart(7)} | ${fmt(naive)} |`,
-    );
-    console.log(
-      `| BullMQ floor (no-op processor)        | ${String(N).padStart(7)} | ${fmt(floor)} |`,
-    );
-    const orderRow = (label: string, n: number, eps: number) =>
-      console.log(`| ${label.padEnd(37)} | ${String(n).padStart(7)} | ${fmt(eps)} |`);
-    orderRow('pipeline ORDERING=none, 100 sources', N, none100.eps);
-    orderRow('pipeline ordered, 10 000 sources', N, src10k.eps);
-    orderRow('pipeline ORDERING=none, 10 000 sources', N, none10k.eps);
-    orderRow('pipeline ordered, one hot source', HOT_N, hot.eps);
-    orderRow('pipeline ORDERING=none, one hot source', HOT_N, hotNone.eps);
-    console.log('');
-    console.log(`pipeline / raw   = ${(pipe.eps / raw).toFixed(2)}  (target >= 0.5)`);
-    console.log(`pipeline / naive = ${(pipe.eps / naive).toFixed(1)}  (target >= 5)`);
-    console.log(
-      `pipeline / BullMQ floor = ${(pipe.eps / floor).toFixed(2)}  (1.0 = no cost beyond BullMQ)`,
-    );
-    console.log(
-      `ordered / unordered, 100 sources    = ${(pipe.eps / none100.eps).toFixed(2)}  (target >= 0.8)`,
-    );
-    console.log(`ordered / unordered, 10 000 sources = ${(src10k.eps / none10k.eps).toFixed(2)}`);
-    console.log(`ordered / unordered, one hot source = ${(hot.eps / hotNone.eps).toFixed(2)}`);
+    if (want('latency')) {
+      const rates = (process.env.LATENCY_RATES ?? '100,1000,5000').split(',').map(Number);
+      const seconds = Number(process.env.LATENCY_SECONDS ?? 10);
+      for (const rate of rates) {
+        for (const ordering of ['source', 'none'] as const) {
+          const r = await measureLatency({ rate, ordering, seconds });
+          latency.push(r);
+          console.log(`  latency ${rate}/s ${ordering}: p50 ${r.p50} ms, p99 ${r.p99} ms`);
+        }
+      }
+    }
   } finally {
     await cleanup();
   }
+
+  console.log('');
+  console.log('| run                                    | events  |  events/s  |');
+  console.log('|----------------------------------------|---------|------------|');
+  for (const r of rows) {
+    console.log(`| ${r.label.padEnd(38)} | ${String(r.events).padStart(7)} | ${fmt(r.eps)} |`);
+  }
+  if (latency.length > 0) {
+    console.log('');
+    console.log(
+      '| latency, add → notification | rate/s | achieved | p50 ms | p90 ms | p99 ms | max ms | missing |',
+    );
+    console.log(
+      '|-----------------------------|--------|----------|--------|--------|--------|--------|---------|',
+    );
+    for (const l of latency) {
+      const cells = [l.achievedRate, l.p50, l.p90, l.p99, l.max, l.missing].map((v) =>
+        String(v).padStart(6),
+      );
+      console.log(
+        `| ORDERING=${l.ordering.padEnd(18)} | ${String(l.rate).padStart(6)} | ${cells.join(' | ')} |`,
+      );
+    }
+  }
+
+  const eps = (id: string) => rows.find((r) => r.id === id)?.eps;
+  const ratio = (a: string, b: string) => {
+    const x = eps(a);
+    const y = eps(b);
+    return x !== undefined && y !== undefined ? x / y : undefined;
+  };
+  const targets: Target[] = [];
+  const target = (
+    name: string,
+    value: number | undefined,
+    goal: string,
+    met: (v: number) => boolean,
+  ) => {
+    if (value === undefined || Number.isNaN(value)) return;
+    targets.push({ name, value: Math.round(value * 100) / 100, goal, met: met(value) });
+  };
+  target('pipeline/floor', ratio('pipeline', 'floor'), '>= 0.8', (v) => v >= 0.8);
+  target('pipeline/naive', ratio('pipeline', 'naive'), '>= 5', (v) => v >= 5);
+  target('ordered/unordered', ratio('pipeline', 'none-100'), '>= 0.8', (v) => v >= 0.8);
+  for (const ordering of ['source', 'none'] as const) {
+    const at = (rate: number) => latency.find((l) => l.rate === rate && l.ordering === ordering);
+    target(`p50@100/s ${ordering}`, at(100)?.p50, '<= 3 ms', (v) => v <= 3);
+    target(`p99@1000/s ${ordering}`, at(1000)?.p99, '<= 15 ms', (v) => v <= 15);
+  }
+  console.log('');
+  const info = (label: string, v: number | undefined) =>
+    v !== undefined && console.log(`${label} = ${v.toFixed(2)}`);
+  info('pipeline / raw kafkajs', ratio('pipeline', 'raw'));
+  info('adaptive / KAFKA_LINGER_MS=5', ratio('pipeline', 'linger5'));
+  info('ordered / unordered, 10 000 sources', ratio('source-10k', 'none-10k'));
+  info('ordered / unordered, one hot source', ratio('source-hot', 'none-hot'));
+
+  mkdirSync('test-artifacts', { recursive: true });
+  const file = `test-artifacts/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  const meta = {
+    run,
+    date: new Date().toISOString(),
+    events: N,
+    naiveEvents: NAIVE_N,
+    concurrency: CONCURRENCY,
+  };
+  writeFileSync(file, `${JSON.stringify({ ...meta, rows, latency, targets }, null, 2)}\n`);
+  console.log(`JSON: ${file}`);
+  console.log(
+    `verdict: ${targets.map((t) => `${t.name} ${t.value} (${t.goal}) ${t.met ? 'MET' : 'MISSED'}`).join('; ') || 'no target measured'}`,
+  );
 }
 
 main().then(
