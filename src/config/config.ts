@@ -22,6 +22,11 @@ export interface DualstreamConfig {
     /** Default topic for events. @defaultValue `events` */
     topic: string;
     /**
+     * The Kafka client behind the producer: `kafkajs`, or `platformatic` (`@platformatic/kafka`,
+     * maintained, about half the CPU per record; see docs/performance.md). @defaultValue `kafkajs`
+     */
+    client: 'kafkajs' | 'platformatic';
+    /**
      * Linger window for coalescing produce requests; 0 is adaptive batching (send at once when
      * no request is in flight, coalesce while one is). @defaultValue 0
      */
@@ -199,6 +204,7 @@ function toConfig(e: ParsedEnv): DualstreamConfig {
           }
         : {}),
       topic: e.KAFKA_TOPIC,
+      client: e.KAFKA_CLIENT,
       lingerMs: e.KAFKA_LINGER_MS,
       batchMaxCount: e.KAFKA_BATCH_MAX_COUNT,
       batchMaxBytes: e.KAFKA_BATCH_MAX_BYTES,

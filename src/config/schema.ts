@@ -62,6 +62,10 @@ export const envSchema = z.object({
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_CLIENT: z
+    .enum(['kafkajs', 'platformatic'], { message: 'must be "kafkajs" or "platformatic"' })
+    .optional()
+    .transform((v) => v ?? 'kafkajs'),
   KAFKA_LINGER_MS: intFrom(0, 0, 10_000),
   KAFKA_BATCH_MAX_COUNT: intFrom(1000, 1, 100_000),
   KAFKA_BATCH_MAX_BYTES: intFrom(1_048_576, 1024, 256 * 1_048_576),

@@ -18,6 +18,7 @@ import {
   type KafkajsProducerOptions,
 } from './event-producer.js';
 import { KafkaSink, type KafkaSinkHealth } from './kafka-sink.js';
+import { createPlatformaticProducer } from './platformatic-producer.js';
 import { RedisNotifier } from './redis-notifier.js';
 
 /** Where an event went. */
@@ -151,9 +152,9 @@ export function parseAll(inputs: unknown[], maxPayloadBytes?: number): DualEvent
 export interface DualPublisherDeps {
   logger?: Logger;
   metrics?: DualstreamMetrics;
-  /** Kafka client; default a kafkajs producer from `config.kafka`. */
+  /** Kafka client; default a producer of `config.kafka.client` from `config.kafka`. */
   producer?: EventProducer;
-  /** Options of the default kafkajs producer (retry, socket factory, ...). */
+  /** Options of the default kafkajs producer (retry, socket factory, ...), with `KAFKA_CLIENT=kafkajs`. */
   producerOptions?: KafkajsProducerOptions;
   /** Pub/Sub Redis; default a new connection to `config.redis.pubsubUrl` (owned and closed). */
   pubsub?: Redis;
@@ -173,7 +174,12 @@ export function createDualPublisher(
   const { logger, metrics } = deps;
   const producer =
     deps.producer ??
-    createKafkajsProducer(config.kafka, { ...(logger ? { logger } : {}), ...deps.producerOptions });
+    (config.kafka.client === 'platformatic'
+      ? createPlatformaticProducer(config.kafka, logger ? { logger } : {})
+      : createKafkajsProducer(config.kafka, {
+          ...(logger ? { logger } : {}),
+          ...deps.producerOptions,
+        }));
   const sink = new KafkaSink({
     producer,
     lingerMs: config.kafka.lingerMs,

@@ -6,6 +6,11 @@ export {
   type KafkajsProducerOptions,
 } from './event-producer.js';
 export {
+  createPlatformaticProducer,
+  partitionFor,
+  type PlatformaticProducerOptions,
+} from './platformatic-producer.js';
+export {
   KafkaSink,
   recordBytes,
   type KafkaSinkOptions,
