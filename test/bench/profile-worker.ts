@@ -1,7 +1,8 @@
 // Profiling aid (not part of `npm run bench`): pre-fills the publish queue, then times the worker
 // alone. Run with `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx test/bench/profile-worker.ts`.
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../src/config/index.js';
 import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../src/queue/index.js';
@@ -12,6 +13,7 @@ const config = loadConfig({
   KAFKA_TOPIC: `${run}-t`,
   DUALSTREAM_QUEUE: `${run}-q`,
   WORKER_CONCURRENCY: process.env.BENCH_CONCURRENCY ?? '512',
+  ORDERING: process.env.ORDERING ?? 'source',
   LOG_LEVEL: 'silent',
 });
 const kafka = new Kafka({
@@ -36,7 +38,23 @@ const events = Array.from({ length: N }, (_, i) => ({
 const t0 = performance.now();
 for (let i = 0; i < N; i += 1000) await enqueueEvents(queue, events.slice(i, i + 1000));
 const enq = (performance.now() - t0) / 1000;
-const worker = createPublishWorker(config, { drainDelay: 1 });
+const info = new Redis(config.redis.url);
+const redisCpu = async (): Promise<number> => {
+  const text = await info.info('cpu');
+  const num = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(text)?.[1] ?? 0);
+  return (num('used_cpu_user') + num('used_cpu_sys')) * 1e6;
+};
+const redis0 = await redisCpu();
+const cpu0 = process.cpuUsage();
+// FLOOR=1: a plain BullMQ worker with a no-op processor on the same jobs, for comparison.
+const worker =
+  process.env.FLOOR === '1'
+    ? new Worker(config.queue.name, async () => ({ ok: true }), {
+        connection: { url: config.redis.url, maxRetriesPerRequest: null },
+        concurrency: config.queue.concurrency,
+        drainDelay: 1,
+      })
+    : createPublishWorker(config, { drainDelay: 1 });
 const t1 = performance.now();
 for (;;) {
   const c = await queue.getJobCounts('completed');
@@ -44,7 +62,14 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 50));
 }
 const proc = (performance.now() - t1) / 1000;
-console.log(`enqueue ${Math.round(N / enq)} ev/s; worker alone ${Math.round(N / proc)} ev/s`);
+const cpu = process.cpuUsage(cpu0);
+const redisUs = (await redisCpu()) - redis0;
+await info.quit();
+// CPU per event is steadier than events/s on a shared machine: it does not count waiting.
+console.log(
+  `enqueue ${Math.round(N / enq)} ev/s; worker alone ${Math.round(N / proc)} ev/s, ` +
+    `${Math.round((cpu.user + cpu.system) / N)} µs CPU per event (user ${Math.round(cpu.user / N)}, system ${Math.round(cpu.system / N)}); Redis ${Math.round(redisUs / N)} µs CPU per event (whole server: other clients count too)`,
+);
 await worker.close();
 await new Queue(config.queue.name, { connection: { url: config.redis.url } }).obliterate({
   force: true,
