@@ -5,6 +5,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../src/config/index.js';
+import { DualstreamMetrics } from '../../src/metrics.js';
 import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../src/queue/index.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -45,6 +46,7 @@ const redisCpu = async (): Promise<number> => {
   return (num('used_cpu_user') + num('used_cpu_sys')) * 1e6;
 };
 const redis0 = await redisCpu();
+const metrics = new DualstreamMetrics();
 const cpu0 = process.cpuUsage();
 // FLOOR=1: a plain BullMQ worker with a no-op processor on the same jobs, for comparison.
 const worker =
@@ -54,7 +56,7 @@ const worker =
         concurrency: config.queue.concurrency,
         drainDelay: 1,
       })
-    : createPublishWorker(config, { drainDelay: 1 });
+    : createPublishWorker(config, { drainDelay: 1, metrics });
 const t1 = performance.now();
 for (;;) {
   const c = await queue.getJobCounts('completed');
@@ -65,10 +67,21 @@ const proc = (performance.now() - t1) / 1000;
 const cpu = process.cpuUsage(cpu0);
 const redisUs = (await redisCpu()) - redis0;
 await info.quit();
+const sums = async (name: string) => {
+  const m = await metrics.registry.getSingleMetric(name)?.get();
+  const v = (suffix: string) =>
+    m?.values.find((x) => (x as { metricName?: string }).metricName === `${name}${suffix}`)
+      ?.value ?? 0;
+  return { sum: v('_sum'), count: v('_count') };
+};
+const batches = await sums('dualstream_kafka_batch_records');
+const requests = await sums('dualstream_kafka_produce_seconds');
 // CPU per event is steadier than events/s on a shared machine: it does not count waiting.
 console.log(
   `enqueue ${Math.round(N / enq)} ev/s; worker alone ${Math.round(N / proc)} ev/s, ` +
-    `${Math.round((cpu.user + cpu.system) / N)} µs CPU per event (user ${Math.round(cpu.user / N)}, system ${Math.round(cpu.system / N)}); Redis ${Math.round(redisUs / N)} µs CPU per event (whole server: other clients count too)`,
+    `${Math.round((cpu.user + cpu.system) / N)} µs CPU per event (user ${Math.round(cpu.user / N)}, system ${Math.round(cpu.system / N)}); Redis ${Math.round(redisUs / N)} µs CPU per event (whole server: other clients count too); ` +
+    `${batches.count} produce requests, ${(batches.sum / Math.max(1, batches.count)).toFixed(1)} records and ` +
+    `${((requests.sum / Math.max(1, requests.count)) * 1000).toFixed(2)} ms each on average`,
 );
 await worker.close();
 await new Queue(config.queue.name, { connection: { url: config.redis.url } }).obliterate({

@@ -29,6 +29,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { toRecord, type DualEvent } from '../../src/events/index.js';
 import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../src/queue/index.js';
 import { removeOrderState } from '../../src/order/index.js';
+import { createPlatformaticProducer } from '../../src/publisher/index.js';
 import { createRedis } from '../../src/redis.js';
 import { measureLatency, type LatencyResult } from './latency.js';
 
@@ -99,13 +100,34 @@ async function benchRaw(): Promise<number> {
   return N / s;
 }
 
+// The same raw batches through @platformatic/kafka (KAFKA_CLIENT=platformatic).
+async function benchRawPlatformatic(): Promise<number> {
+  const topic = await createTopic(`${run}-rawp`);
+  const producer = createPlatformaticProducer({
+    brokers: BROKERS.split(','),
+    clientId: run,
+    ssl: false,
+  });
+  await producer.connect();
+  const records = makeEvents('rawp', N).map((e) => toRecord(e, topic));
+  const t0 = performance.now();
+  for (let i = 0; i < records.length; i += 500) await producer.send(records.slice(i, i + 500));
+  const s = (performance.now() - t0) / 1000;
+  await producer.disconnect();
+  return N / s;
+}
+
 async function benchPipeline(
   ordering: 'source' | 'none' = 'source',
   sources = 100,
   n = N,
   env: Record<string, string> = {},
 ): Promise<{ eps: number; enqueueEps: number }> {
-  const name = `${run}-pipe-${ordering}-${sources}${env.KAFKA_LINGER_MS ? `-l${env.KAFKA_LINGER_MS}` : ''}`;
+  // Every row its own queue and topic: the env (client, linger) is part of the name.
+  const variant = Object.values(env)
+    .map((v) => `-${v}`)
+    .join('');
+  const name = `${run}-pipe-${ordering}-${sources}${variant}`;
   const topic = await createTopic(name);
   const config = loadConfig({
     KAFKA_BROKERS: BROKERS,
@@ -265,10 +287,22 @@ async function main(): Promise<void> {
       (await benchPipeline(...args)).eps;
   try {
     await measure('raw', 'raw kafkajs send, batches of 500', N, benchRaw);
+    await measure(
+      'raw-platformatic',
+      'raw @platformatic/kafka, batches of 500',
+      N,
+      benchRawPlatformatic,
+    );
     await measure('pipeline', 'pipeline ordered, 100 sources (e2e)', N, pipe('source', 100));
     await measure('naive', 'naive worker (send + PUBLISH per job)', NAIVE_N, benchNaive);
     await measure('floor', 'BullMQ floor (no-op processor)', N, benchBullmqFloor);
     await measure('none-100', 'pipeline ORDERING=none, 100 sources', N, pipe('none', 100));
+    await measure(
+      'platformatic',
+      'pipeline ordered, KAFKA_CLIENT=platformatic',
+      N,
+      pipe('source', 100, N, { KAFKA_CLIENT: 'platformatic' }),
+    );
     await measure(
       'linger5',
       'pipeline ordered, KAFKA_LINGER_MS=5',
@@ -293,10 +327,16 @@ async function main(): Promise<void> {
       const rates = (process.env.LATENCY_RATES ?? '100,1000,5000').split(',').map(Number);
       const seconds = Number(process.env.LATENCY_SECONDS ?? 10);
       for (const rate of rates) {
-        for (const ordering of ['source', 'none'] as const) {
-          const r = await measureLatency({ rate, ordering, seconds });
+        for (const [ordering, client] of [
+          ['source', 'kafkajs'],
+          ['none', 'kafkajs'],
+          ['source', 'platformatic'],
+        ] as const) {
+          const r = await measureLatency({ rate, ordering, seconds, client });
           latency.push(r);
-          console.log(`  latency ${rate}/s ${ordering}: p50 ${r.p50} ms, p99 ${r.p99} ms`);
+          console.log(
+            `  latency ${rate}/s ${ordering} ${client}: p50 ${r.p50} ms, p99 ${r.p99} ms`,
+          );
         }
       }
     }
@@ -323,7 +363,7 @@ async function main(): Promise<void> {
         String(v).padStart(6),
       );
       console.log(
-        `| ORDERING=${l.ordering.padEnd(18)} | ${String(l.rate).padStart(6)} | ${cells.join(' | ')} |`,
+        `| ${`ORDERING=${l.ordering}, ${l.client}`.padEnd(34)} | ${String(l.rate).padStart(6)} | ${cells.join(' | ')} |`,
       );
     }
   }
@@ -348,7 +388,8 @@ async function main(): Promise<void> {
   target('pipeline/naive', ratio('pipeline', 'naive'), '>= 5', (v) => v >= 5);
   target('ordered/unordered', ratio('pipeline', 'none-100'), '>= 0.8', (v) => v >= 0.8);
   for (const ordering of ['source', 'none'] as const) {
-    const at = (rate: number) => latency.find((l) => l.rate === rate && l.ordering === ordering);
+    const at = (rate: number) =>
+      latency.find((l) => l.rate === rate && l.ordering === ordering && l.client === 'kafkajs');
     target(`p50@100/s ${ordering}`, at(100)?.p50, '<= 3 ms', (v) => v <= 3);
     target(`p99@1000/s ${ordering}`, at(1000)?.p99, '<= 15 ms', (v) => v <= 15);
   }
@@ -357,6 +398,8 @@ async function main(): Promise<void> {
     v !== undefined && console.log(`${label} = ${v.toFixed(2)}`);
   info('pipeline / raw kafkajs', ratio('pipeline', 'raw'));
   info('adaptive / KAFKA_LINGER_MS=5', ratio('pipeline', 'linger5'));
+  info('platformatic / kafkajs, raw', ratio('raw-platformatic', 'raw'));
+  info('platformatic / kafkajs, pipeline', ratio('platformatic', 'pipeline'));
   info('ordered / unordered, 10 000 sources', ratio('source-10k', 'none-10k'));
   info('ordered / unordered, one hot source', ratio('source-hot', 'none-hot'));
 
