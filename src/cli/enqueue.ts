@@ -1,14 +1,14 @@
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { retry } from '../async.js';
 import { BackpressureError } from '../errors.js';
 import { safeParseEvent, type DualEvent } from '../events/index.js';
 import { createRedis } from '../redis.js';
 import { createPublishQueue, enqueueValidated } from '../queue/index.js';
 import { action, EXIT, UsageError } from './errors.js';
-import { addConfigFlags, configFrom } from './options.js';
+import { addConfigFlags, configFrom, positiveInt } from './options.js';
 import { createProgress } from './progress.js';
 
 const GROUPS = ['queue'] as const;
@@ -38,13 +38,6 @@ export function parseNdjsonLine(text: string, maxPayloadBytes: number): ParsedLi
     kind: 'rejected',
     reason: r.error.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '),
   };
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError('must be a positive whole number');
-  return n;
 }
 
 /** `dualstream enqueue [file]`: NDJSON events from a file or stdin into the publish queue. */
@@ -86,24 +79,22 @@ export function enqueueCommand(): Command {
         if (batch.length === 0) return;
         const events = batch;
         batch = [];
-        for (;;) {
-          try {
-            const result = await enqueueValidated(queue, events, {
+        // A bulk load waits for the workers instead of giving up: the queue drains.
+        const result = await retry(
+          () =>
+            enqueueValidated(queue, events, {
               maxQueueDepth: config.queue.maxQueueDepth,
               timeoutMs: config.queue.backpressureTimeoutMs,
-            });
-            accepted += result.length;
-            duplicates += result.filter((r) => r.duplicate).length;
-            return;
-          } catch (err) {
-            // A bulk load waits for the workers instead of giving up: the queue drains.
-            if (err instanceof BackpressureError) {
-              await sleep(err.retryAfterMs);
-              continue;
-            }
-            throw err;
-          }
-        }
+            }),
+          {
+            retries: Infinity,
+            initialMs: 1000,
+            retriable: (err) => err instanceof BackpressureError,
+            delayOf: (err) => (err instanceof BackpressureError ? err.retryAfterMs : undefined),
+          },
+        );
+        accepted += result.length;
+        duplicates += result.filter((r) => r.duplicate).length;
       };
       try {
         const lines = createInterface({ input, crlfDelay: Infinity });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { safeEmitError, sleep } from '../async.js';
 import { DualstreamError } from '../errors.js';
 import type { KafkaReceipt } from '../events/index.js';
 import { RateLimitedLog, type Logger } from '../logger.js';
@@ -352,7 +353,7 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
       } catch (err) {
         if (this.closed) return;
         this.emitError(err);
-        await new Promise((r) => setTimeout(r, 1000).unref());
+        await sleep(1000, { unref: true });
       }
     }
   }
@@ -368,15 +369,8 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
   }
 
   private emitError(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
-    if (this.listenerCount('error') > 0) {
-      try {
-        this.emit('error', e);
-        return;
-      } catch {
-        // A throwing listener must not kill the loop; fall through to the log.
-      }
-    }
-    this.warn?.warn('order-error', { err: { message: e.message } }, 'source order loop failed');
+    safeEmitError(this, err, (e) =>
+      this.warn?.warn('order-error', { err: { message: e.message } }, 'source order loop failed'),
+    );
   }
 }

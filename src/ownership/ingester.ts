@@ -4,7 +4,8 @@ import type { DualstreamConfig } from '../config/index.js';
 import { FencingError } from '../errors.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
-import { createRedis } from '../redis.js';
+import { sleep } from '../async.js';
+import { createRedis, ensureGroup } from '../redis.js';
 import { publishJobOptions } from '../queue/index.js';
 import { entryToPublishJob } from './ingest-job.js';
 import { ingestGroup } from './keys.js';
@@ -93,7 +94,7 @@ export function createIngester(config: DualstreamConfig, deps: IngesterDeps): In
 
   async function adopt(lease: StreamLease): Promise<void> {
     try {
-      await ensureGroup(cmd, group, lease);
+      if (cmd) await ensureGroup(cmd, lease.stream, group);
       const moved = await lease.takeOver(group);
       if (lease.ended) return;
       reading.set(lease.stream, { lease, phase: 'pending' });
@@ -157,7 +158,9 @@ export function createIngester(config: DualstreamConfig, deps: IngesterDeps): In
           // A data stream was deleted under us: recreate the groups (and empty streams).
           await Promise.all(
             [...reading.values()].map((r) =>
-              ensureGroup(cmd, group, r.lease).catch(() => undefined),
+              (cmd ? ensureGroup(cmd, r.lease.stream, group) : Promise.resolve()).catch(
+                () => undefined,
+              ),
             ),
           );
         } else {
@@ -288,22 +291,4 @@ export function createIngester(config: DualstreamConfig, deps: IngesterDeps): In
       await cmd?.quit().catch(() => cmd?.disconnect());
     },
   };
-}
-
-async function ensureGroup(
-  redis: Redis | undefined,
-  group: string,
-  lease: StreamLease,
-): Promise<void> {
-  if (!redis) return;
-  try {
-    // From 0: everything already in the stream is ingested, not only what arrives from now on.
-    await redis.xgroup('CREATE', lease.stream, group, '0', 'MKSTREAM');
-  } catch (err) {
-    if (!String(err).includes('BUSYGROUP')) throw err;
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
+import { safeEmitError, withTimeout } from '../async.js';
 import { lockKey, metaKey } from './keys.js';
 import { runScript } from './scripts.js';
 import type { StreamLease } from './stream-lease.js';
@@ -110,7 +111,11 @@ export class LockExtender extends EventEmitter<LockExtenderEvents> {
           [t.lease.token, this.opts.lockTtlMs],
         );
       }
-      const results = await withTimeout(pipeline.exec(), this.opts.lockTtlMs);
+      const results = await withTimeout(
+        pipeline.exec(),
+        this.opts.lockTtlMs,
+        `lock renewal timed out after ${this.opts.lockTtlMs} ms`,
+      );
       let renewed = 0;
       let firstError: Error | undefined;
       live.forEach((t, i) => {
@@ -129,7 +134,7 @@ export class LockExtender extends EventEmitter<LockExtenderEvents> {
       if (firstError) this.emitError(firstError);
       if (renewed > 0) this.emit('renewed', renewed);
     } catch (err) {
-      this.emitError(err instanceof Error ? err : new Error(String(err)));
+      this.emitError(err);
       for (const t of live) {
         if (
           this.tracked.get(t.lease.stream) === t &&
@@ -146,20 +151,12 @@ export class LockExtender extends EventEmitter<LockExtenderEvents> {
     try {
       this.emit('lost', t.lease, reason);
     } catch (err) {
-      this.emitError(err instanceof Error ? err : new Error(String(err)));
+      this.emitError(err);
     }
   }
 
-  private emitError(err: Error): void {
+  private emitError(err: unknown): void {
     // An 'error' event without a listener would throw; a background loop must not.
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    safeEmitError(this, err);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`lock renewal timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -3,11 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { Backoff, safeEmitError, sleep } from '../async.js';
 import type { DualstreamConfig } from '../config/index.js';
 import { FencingError, OwnershipError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
-import { createRedis } from '../redis.js';
+import { createRedis, ensureGroup } from '../redis.js';
 import {
   SWEEP_SCHEDULER_ID,
   claimJobId,
@@ -355,10 +356,10 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     // Unblock the LBS read: a BLOCKed XREADGROUP would otherwise hold done() for lbsBlockMs.
     this.lbsReader.disconnect();
     await this.readerLoop?.catch(() => undefined);
-    await this.worker?.close().catch((err: unknown) => this.emitError(asError(err)));
+    await this.worker?.close().catch((err: unknown) => this.emitError(err));
     await this.listener?.stop();
     this.extender.close();
-    if (wasRunning) await this.handOff().catch((err: unknown) => this.emitError(asError(err)));
+    if (wasRunning) await this.handOff().catch((err: unknown) => this.emitError(err));
     for (const lease of this.owned.values()) this.forget(lease, 'closed');
     await this.queue?.close().catch(() => undefined);
     for (const s of this.streams) s.end();
@@ -405,7 +406,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
   private async readLbs(): Promise<void> {
     const key = lbsKey(this.service);
     const group = lbsGroup(this.service);
-    let backoff = 100;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 2000 });
     let yielded = 0;
     while (this.state === 'running') {
       if (this.owned.size >= this.opts.maxStreams) {
@@ -433,7 +434,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
           key,
           '>',
         ]);
-        backoff = 100;
+        backoff.reset();
         for (const [, entries] of streamReply(reply)) {
           for (const [lbsId, fields] of entries) await this.takeNew(lbsId, fields);
         }
@@ -442,10 +443,9 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
         if (String(err).includes('NOGROUP')) {
           await ensureGroup(this.redis, key, group).catch(() => undefined);
         } else {
-          this.emitError(asError(err));
+          this.emitError(err);
         }
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 2000);
+        await sleep(backoff.next());
       }
     }
   }
@@ -473,7 +473,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
       entry = parseLbsEntry(lbsId, fields);
     } catch (err) {
       // Unusable forever: acknowledge so it does not stay pending, keep it in the stream to inspect.
-      this.emitError(asError(err));
+      this.emitError(err);
       await this.redis.xack(lbsKey(this.service), lbsGroup(this.service), lbsId);
       return;
     }
@@ -671,7 +671,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
         [{ stream, fence: Number(fence ?? 0), reason: 'expired', ...(lbsId ? { lbsId } : {}) }],
         false,
       );
-    })().catch((err: unknown) => this.emitError(asError(err)));
+    })().catch((err: unknown) => this.emitError(err));
   }
 
   private async readInfo(lbsId: string): Promise<StreamInfo> {
@@ -720,16 +720,8 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     this.metrics?.ownershipClaims.inc({ outcome });
   }
 
-  private emitError(err: Error): void {
-    if (this.listenerCount('error') > 0) {
-      try {
-        this.emit('error', err);
-        return;
-      } catch {
-        // fall through to the log
-      }
-    }
-    this.logger.error({ err }, 'ownership background error');
+  private emitError(err: unknown): void {
+    safeEmitError(this, err, (e) => this.logger.error({ err: e }, 'ownership background error'));
   }
 }
 
@@ -747,25 +739,8 @@ const CLAIM_JOB_OPTIONS = {
   removeOnFail: { age: 24 * 3600 },
 } as const;
 
-async function ensureGroup(redis: Redis, key: string, group: string): Promise<void> {
-  try {
-    // From 0, so streams registered before the first consumer started are taken too.
-    await redis.xgroup('CREATE', key, group, '0', 'MKSTREAM');
-  } catch (err) {
-    if (!String(err).includes('BUSYGROUP')) throw err;
-  }
-}
-
 function stripInternal(result: ClaimResult & { recordedLbsId?: string }): ClaimResult {
   const { recordedLbsId, ...rest } = result;
   void recordedLbsId;
   return rest as ClaimResult;
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { sleep } from '../async.js';
 import { BackpressureError } from '../errors.js';
 import { parseEvent, type DualEvent, type EventInput } from '../events/index.js';
 import { parseAll } from '../publisher/index.js';
@@ -99,6 +100,6 @@ async function waitForRoom(queue: AnyQueue, maxDepth: number, timeoutMs: number)
     if (depth < maxDepth) return;
     const left = deadline - Date.now();
     if (left <= 0) throw new BackpressureError(depth, maxDepth, Math.max(1000, pollMs * 4));
-    await new Promise((r) => setTimeout(r, Math.min(pollMs, left)));
+    await sleep(Math.min(pollMs, left));
   }
 }

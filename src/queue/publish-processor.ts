@@ -1,4 +1,5 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { backoffDelay } from '../async.js';
 import { DualstreamError } from '../errors.js';
 import { safeParseEvent, type DualEvent, type KafkaReceipt } from '../events/index.js';
 import type { Logger } from '../logger.js';
@@ -129,8 +130,7 @@ async function retryLaterIfOwed(
   const lastByJob = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const failures = (Number((job.data as { kafkaFailures?: unknown }).kafkaFailures) || 0) + 1;
   if (!lastByJob || failures >= retry.attempts) return;
-  const base = retry.backoffDelayMs * 2 ** Math.min(failures - 1, 20);
-  const delay = Math.round(base * (0.5 + Math.random() / 2));
+  const delay = backoffDelay(failures, { initialMs: retry.backoffDelayMs, jitter: 0.5 });
   await job.updateData({ ...job.data, kafkaFailures: failures } as PublishJobData);
   await job.moveToDelayed(Date.now() + delay, token);
   throw new DelayedError(

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Worker, type Job } from 'bullmq';
+import { safeEmitError } from '../async.js';
 import { DualstreamError } from '../errors.js';
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
@@ -85,10 +86,11 @@ export class PublishWorker extends EventEmitter {
         ...(logger ? { logger } : {}),
       });
       this.publisher.onKafkaKeysFailed(this.order.onKafkaKeysFailed);
-      this.order.on('error', (err) => {
-        if (this.listenerCount('error') > 0) this.emit('error', err);
-        else logger?.warn({ err: { message: err.message } }, 'source order loop failed');
-      });
+      this.order.on('error', (err) =>
+        safeEmitError(this, err, (e) =>
+          logger?.warn({ err: { message: e.message } }, 'source order loop failed'),
+        ),
+      );
     }
     const processor = createPublishProcessor({
       publisher: this.publisher,
@@ -140,10 +142,9 @@ export class PublishWorker extends EventEmitter {
         worker.run().catch((err: unknown) => worker.emit('error', err as Error));
       }
     })();
-    worker.on('error', (err) => {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-      else logger?.error({ err }, 'publish worker error');
-    });
+    worker.on('error', (err) =>
+      safeEmitError(this, err, (e) => logger?.error({ err: e }, 'publish worker error')),
+    );
     worker.on('failed', (job, err) => {
       if (!job) return;
       const final =
