@@ -1,8 +1,7 @@
 import type { Queue } from 'bullmq';
 import { sleep } from '../async.js';
 import { BackpressureError } from '../errors.js';
-import { parseEvent, type DualEvent, type EventInput } from '../events/index.js';
-import { parseAll } from '../publisher/index.js';
+import { parseBatch, parseEvent, type DualEvent, type EventInput } from '../events/index.js';
 
 /** Options of {@link enqueueEvent} and {@link enqueueEvents}. */
 export interface EnqueueOptions {
@@ -63,7 +62,10 @@ export async function enqueueEvents(
   inputs: EventInput[],
   options: EnqueueOptions = {},
 ): Promise<EnqueuedEvent[]> {
-  const events = parseAll(inputs, options.maxPayloadBytes);
+  const events = parseBatch(
+    inputs,
+    options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes },
+  );
   if (events.length === 0) return [];
   return enqueueValidated(queue, events, options);
 }
