@@ -10,6 +10,7 @@ export { createRedis, type CreateRedisOptions } from './redis.js';
 export { DualstreamMetrics } from './metrics.js';
 export * from './publisher/index.js';
 export * from './queue/index.js';
+export * from './lifecycle/index.js';
 export * from './server/index.js';
 export * from './ownership/index.js';
 export {

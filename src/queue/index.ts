@@ -21,8 +21,6 @@ export {
   type PublishProcessorDeps,
 } from './publish-processor.js';
 export { PublishWorker, createPublishWorker, type PublishWorkerDeps } from './publish-worker.js';
-export { installShutdown, type Closeable, type InstallShutdownOptions } from './shutdown.js';
-export { SignalGate, type SignalGateOptions, type SignalVerdict } from './signal-gate.js';
 export {
   COOLDOWN_LIMITER,
   cooldownRemainingMs,
