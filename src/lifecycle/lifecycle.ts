@@ -92,7 +92,10 @@ export function onShutdownSignals(
       exit(FORCED_EXIT_CODE);
       return;
     }
-    logger.info({ signal }, 'shutting down: finishing active jobs, flushing, disconnecting');
+    logger.info(
+      { signal },
+      'shutting down gracefully: finishing active jobs, flushing, disconnecting',
+    );
     stop().then(
       (clean) => {
         logger.info('shut down');
