@@ -1,16 +1,13 @@
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
 import { safeEmitError, withTimeout } from '../async.js';
-import { lockKey, metaKey } from './keys.js';
-import { runScript } from './scripts.js';
+import type { OwnershipScripts } from './ownership-scripts.js';
 import type { StreamLease } from './stream-lease.js';
 
 /** Options of {@link LockExtender}. */
 export interface LockExtenderOptions {
-  service: string;
-  /** Lock TTL. @defaultValue 2000 ms */
+  /** Lock TTL in ms (the client passes `config.ownership.lockTtlMs`). */
   lockTtlMs: number;
-  /** Renewal period. @defaultValue lockTtlMs / 3 */
+  /** Renewal period in ms (the client passes `config.ownership.extendIntervalMs`). */
   extendIntervalMs: number;
 }
 
@@ -46,7 +43,7 @@ export class LockExtender extends EventEmitter<LockExtenderEvents> {
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly scripts: OwnershipScripts,
     private readonly opts: LockExtenderOptions,
   ) {
     super();
@@ -102,29 +99,23 @@ export class LockExtender extends EventEmitter<LockExtenderEvents> {
     });
     if (live.length === 0) return;
     try {
-      const pipeline = this.redis.pipeline();
-      for (const t of live) {
-        void runScript(
-          pipeline,
-          'extend',
-          [lockKey(this.opts.service, t.lease.stream), metaKey(this.opts.service, t.lease.stream)],
-          [t.lease.token, this.opts.lockTtlMs],
-        );
-      }
       const results = await withTimeout(
-        pipeline.exec(),
+        this.scripts.extendMany(
+          live.map((t) => t.lease),
+          this.opts.lockTtlMs,
+        ),
         this.opts.lockTtlMs,
         `lock renewal timed out after ${this.opts.lockTtlMs} ms`,
       );
       let renewed = 0;
       let firstError: Error | undefined;
       live.forEach((t, i) => {
-        const [err, res] = results?.[i] ?? [new Error('no reply'), null];
+        const result = results[i] ?? new Error('no reply');
         if (this.tracked.get(t.lease.stream) !== t) return; // untracked meanwhile
-        if (err) {
-          firstError ??= err;
+        if (result instanceof Error) {
+          firstError ??= result;
           if (Date.now() - t.confirmedAt >= this.opts.lockTtlMs) this.lose(t, 'unconfirmed');
-        } else if (Number(res) === 1) {
+        } else if (result === 'renewed') {
           t.confirmedAt = now;
           renewed += 1;
         } else {

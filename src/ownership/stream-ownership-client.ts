@@ -14,7 +14,6 @@ import {
   claimJobId,
   lbsGroup,
   lbsKey,
-  lockKey,
   metaKey,
   ownershipQueueName,
   streamOfLockKey,
@@ -24,7 +23,7 @@ import { findOrphans } from './find-orphans.js';
 import { parseLbsEntry, type LbsEntry, type StreamInfo } from './lbs.js';
 import { LockExtender } from './lock-extender.js';
 import { NotificationStream } from './notification-stream.js';
-import { defineScripts, runScript } from './scripts.js';
+import { OwnershipScripts } from './ownership-scripts.js';
 import { StreamLease } from './stream-lease.js';
 import { parseGroupConsumers, streamReply } from './stream-reply.js';
 
@@ -175,6 +174,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     >
   >;
   private readonly redis: Redis;
+  private readonly scripts: OwnershipScripts;
   private readonly lbsReader: Redis;
   private readonly bullConnection: Redis;
   private subscriber: Redis | undefined;
@@ -216,9 +216,8 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
       // ioredis logs unhandled 'error' events to stderr; reconnects are handled by createRedis.
       conn.on('error', (err: Error) => this.logger.debug({ err }, 'redis connection error'));
     }
-    defineScripts(this.redis);
-    this.extender = new LockExtender(this.redis, {
-      service: this.service,
+    this.scripts = new OwnershipScripts(this.redis, this.service);
+    this.extender = new LockExtender(this.scripts, {
       lockTtlMs: config.ownership.lockTtlMs,
       extendIntervalMs: config.ownership.extendIntervalMs,
     });
@@ -324,17 +323,11 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
   async doneStream(name: string): Promise<void> {
     const lease = this.owned.get(name);
     if (!lease) throw new OwnershipError(`Stream "${name}" is not owned by ${this.id}`);
-    const ok = Number(
-      await runScript(
-        this.redis,
-        'doneStream',
-        [lockKey(this.service, name), metaKey(this.service, name), lbsKey(this.service)],
-        [lease.token, lbsGroup(this.service), lease.lbsId],
-      ),
-    );
-    if (ok !== 1) {
-      this.disown(lease, 'fenced at doneStream');
-      throw new FencingError(name);
+    try {
+      await this.scripts.doneStream(lease, lease.lbsId);
+    } catch (err) {
+      if (err instanceof FencingError) this.disown(lease, 'fenced at doneStream');
+      throw err;
     }
     this.forget(lease, 'done');
   }
@@ -376,17 +369,8 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     const leases = [...this.owned.values()];
     if (leases.length === 0 || !this.queue) return;
     for (const lease of leases) lease.end('handoff');
-    const pipeline = this.redis.pipeline();
-    for (const lease of leases) {
-      void runScript(
-        pipeline,
-        'release',
-        [lockKey(this.service, lease.stream), metaKey(this.service, lease.stream)],
-        [lease.token],
-      );
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const released = leases.filter((_, i) => Number(results[i]?.[1]) === 1);
+    const results = await this.scripts.releaseMany(leases);
+    const released = leases.filter((_, i) => results[i]);
     await this.queue.addBulk(
       released.map((lease) => ({
         name: 'claim',
@@ -517,42 +501,40 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     reason: ClaimReason | 'fresh',
     knownInfo?: StreamInfo,
   ): Promise<ClaimResult & { recordedLbsId?: string }> {
-    const reply = (await runScript(
-      this.redis,
-      'acquire',
-      [lockKey(this.service, stream), metaKey(this.service, stream), lbsKey(this.service)],
-      [this.id, this.config.ownership.lockTtlMs, lbsGroup(this.service), lbsId],
-    )) as string[];
-    const [outcome = '', a = '', b = '', c = '', d = ''] = reply.map(String);
-    if (outcome === 'owned') {
-      const owner = a.slice(a.indexOf('|') + 1);
+    const reply = await this.scripts.acquire(
+      stream,
+      this.id,
+      this.config.ownership.lockTtlMs,
+      lbsId,
+    );
+    if (reply.outcome === 'owned') {
+      const owner = reply.holderToken.slice(reply.holderToken.indexOf('|') + 1);
       this.count('owned');
       return {
         outcome: 'owned',
         stream,
         owner,
         note: `already owned by ${owner}`,
-        recordedLbsId: b,
+        recordedLbsId: reply.recordedLbsId,
       };
     }
-    if (outcome === 'done') {
+    if (reply.outcome === 'done') {
       this.count('done');
-      return { outcome: 'done', stream, note: `finished by doneStream (LBS entry ${a})` };
+      return { outcome: 'done', stream, note: `finished by doneStream (LBS entry ${reply.lbsId})` };
     }
-    if (outcome !== 'acquired') {
+    if (reply.outcome === 'gone') {
       this.count('gone');
       return {
         outcome: 'gone',
         stream,
-        note: `LBS entry ${a || '(unknown)'} is no longer pending`,
+        note: `LBS entry ${reply.lbsId || '(unknown)'} is no longer pending`,
       };
     }
-    const token = a;
-    const claimedLbsId = b;
+    const { token, lbsId: claimedLbsId } = reply;
     const info = knownInfo ?? (await this.readInfo(claimedLbsId));
     const lease = new StreamLease({
       redis: this.redis,
-      service: this.service,
+      scripts: this.scripts,
       stream,
       lbsId: claimedLbsId,
       info,
@@ -575,11 +557,10 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
       this.publish({ type: 'StreamAdded', stream, lbsId: claimedLbsId, info, lease });
       return { outcome: 'claimed', stream, owner: this.id, fence: lease.fence };
     }
-    const previousExpiry = Number(c);
     const failoverMs =
-      c !== '' && Number.isFinite(previousExpiry)
-        ? Math.max(0, Number(d) - previousExpiry)
-        : undefined;
+      reply.previousExpiryMs === undefined
+        ? undefined
+        : Math.max(0, reply.nowMs - reply.previousExpiryMs);
     if (failoverMs !== undefined) this.metrics?.failoverSeconds.observe(failoverMs / 1000);
     this.count('claimed');
     this.logger.info({ stream, reason, fence: lease.fence, failoverMs }, 'claimed stream');
