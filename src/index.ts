@@ -13,6 +13,7 @@ export * from './queue/index.js';
 export * from './lifecycle/index.js';
 export * from './server/index.js';
 export * from './ownership/index.js';
+export * from './ingest/index.js';
 export {
   SourceOrder,
   orderKeys,

@@ -2,7 +2,6 @@ export {
   LBS_FIELD,
   lbsKey,
   lbsGroup,
-  ingestGroup,
   ownershipQueueName,
   lockKey,
   metaKey,
@@ -42,11 +41,5 @@ export {
   enableExpiredEvents,
   type KeyspaceSetup,
 } from './keyspace-listener.js';
-export { createIngester, type Ingester, type IngesterDeps } from './ingester.js';
-export {
-  EVENT_FIELD,
-  deriveEventId,
-  entryToPublishJob,
-  type PublishJobSpec,
-} from './ingest-job.js';
 export { findOrphans, type Orphan } from './find-orphans.js';
+export { streamReply, type StreamEntries } from './stream-reply.js';

@@ -36,6 +36,19 @@ export async function queueDepth(queue: AnyQueue): Promise<number> {
 }
 
 /**
+ * The one meaning of a full publish queue, for `enqueueEvent(s)`, the HTTP API, `dualstream
+ * enqueue` and the ingester: its {@link queueDepth} (waiting + delayed + prioritized) is at or
+ * above `maxDepth` (`MAX_QUEUE_DEPTH`).
+ */
+export async function queueFull(
+  queue: AnyQueue,
+  maxDepth: number,
+): Promise<{ full: boolean; depth: number }> {
+  const depth = await queueDepth(queue);
+  return { full: depth >= maxDepth, depth };
+}
+
+/**
  * Validate one event and add it as a job whose jobId is the event id (a second enqueue of the
  * same id is a no-op while the job is retained). Throws EventValidationError, or
  * BackpressureError when the queue stays above `maxQueueDepth` for `timeoutMs`.
@@ -98,8 +111,8 @@ async function waitForRoom(queue: AnyQueue, maxDepth: number, timeoutMs: number)
   const deadline = Date.now() + timeoutMs;
   const pollMs = Math.max(10, Math.min(250, Math.floor(timeoutMs / 10)));
   for (;;) {
-    const depth = await queueDepth(queue);
-    if (depth < maxDepth) return;
+    const { full, depth } = await queueFull(queue, maxDepth);
+    if (!full) return;
     const left = deadline - Date.now();
     if (left <= 0) throw new BackpressureError(depth, maxDepth, Math.max(1000, pollMs * 4));
     await sleep(Math.min(pollMs, left));

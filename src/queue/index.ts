@@ -10,6 +10,7 @@ export {
   enqueueEvents,
   enqueueValidated,
   queueDepth,
+  queueFull,
   type EnqueueOptions,
   type EnqueuedEvent,
 } from './enqueue.js';

@@ -6,9 +6,6 @@ import { safeParseEvent } from '../../src/events/index.js';
 import { OwnershipError } from '../../src/errors.js';
 import {
   claimJobId,
-  deriveEventId,
-  entryToPublishJob,
-  ingestGroup,
   lbsGroup,
   lbsKey,
   lbsPayload,
@@ -18,6 +15,7 @@ import {
   ownershipQueueName,
   parseLbsEntry,
 } from '../../src/ownership/index.js';
+import { deriveEventId, entryToPublishJob, ingestGroup } from '../../src/ingest/index.js';
 import { expiredChannel, streamOfLockKey } from '../../src/ownership/keys.js';
 import { NotificationStream } from '../../src/ownership/notification-stream.js';
 import { parseGroupConsumers, streamReply } from '../../src/ownership/stream-reply.js';
