@@ -15,21 +15,22 @@ export {
   type LbsEntry,
   type StreamInfo,
 } from './lbs.js';
+export { StreamOwnershipClient } from './stream-ownership-client.js';
+export { defaultConsumerId, type StreamOwnershipClientOptions } from './client-options.js';
 export {
-  StreamOwnershipClient,
-  defaultConsumerId,
-  type StreamOwnershipClientOptions,
-  type StreamOwnershipEvents,
   type OwnershipNotification,
   type StreamAddedNotification,
   type StreamClaimedNotification,
   type StreamExpiredNotification,
   type StreamDisownedNotification,
+  type StreamOwnershipEvents,
+} from './notifications.js';
+export {
   type ClaimJobData,
   type ClaimResult,
   type ClaimReason,
   type SweepResult,
-} from './stream-ownership-client.js';
+} from './claim-queue.js';
 export { StreamLease } from './stream-lease.js';
 export {
   LockExtender,
