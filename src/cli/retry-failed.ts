@@ -12,12 +12,7 @@ import {
 import { addConfigFlags, configFrom, parseDuration, positiveInt } from './options.js';
 import { createProgress } from './progress.js';
 
-export {
-  matchesFilter,
-  failedAsInvalid,
-  type FailedJobFilter,
-  type FailedJobSummary,
-} from './failed-jobs.js';
+export { matchesFilter, failedAsInvalid, type FailedJobFilter } from './failed-jobs.js';
 
 const GROUPS = ['queue'] as const;
 

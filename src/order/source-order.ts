@@ -24,26 +24,26 @@ export interface OrderWaitOptions {
   /**
    * The earlier job it waits for is active in a worker that holds its BullMQ lock, so it should
    * make progress soon: wait in the slot this long. (A killed worker's lock lingers until it
-   * expires, so this is not longer.) @defaultValue 2000 ms
+   * expires, so this is not longer.) Default: 2000 ms
    */
   liveMs: number;
   /**
    * The earlier job is not active (waiting, delayed for a retry, or its worker died): step
-   * aside soon, so that slots never all wait for a job that needs one. @defaultValue 200 ms
+   * aside soon, so that slots never all wait for a job that needs one. Default: 200 ms
    */
   idleMs: number;
   /**
    * First delay when stepping aside; doubles per step, up to `delayMaxMs`. A parked job comes
    * back earlier, at the front of the wait list, as soon as its source's head moves.
-   * @defaultValue 1000 ms
+   * Default: 1000 ms
    */
   delayBaseMs: number;
-  /** @defaultValue 10000 ms */
+  /** Default: 10000 ms */
   delayMaxMs: number;
   /**
    * Jobs of this process that may wait in their slots at once for a job that is not active;
    * beyond that such a job steps aside at once, so that waiting never takes every slot.
-   * @defaultValue 64 (the worker passes half its concurrency)
+   * Default: 64 (the worker passes half its concurrency)
    */
   maxWaiting: number;
 }
