@@ -27,6 +27,8 @@ export interface PublishResult {
   partition: number;
   /** Kafka offset as a decimal string. */
   offset: string;
+  /** The event's `source-seq` (with `ORDERING=source`). */
+  seq?: number;
   /** Whether the Pub/Sub notification was accepted by Redis (best-effort). */
   notified: boolean;
 }

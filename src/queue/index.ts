@@ -2,7 +2,6 @@ export {
   createPublishQueue,
   publishJobOptions,
   type PublishJobData,
-  type PublishJobResult,
   type CreatePublishQueueOptions,
 } from './publish-queue.js';
 export {
@@ -17,11 +16,16 @@ export {
 export { KafkaBreaker, type KafkaBreakerOptions, type BreakerDecision } from './kafka-breaker.js';
 export {
   createPublishProcessor,
-  derivedEventId,
+  jobEventId,
   type PublishHooks,
   type PublishProcessorDeps,
 } from './publish-processor.js';
-export { PublishWorker, createPublishWorker, type PublishWorkerDeps } from './publish-worker.js';
+export {
+  PublishWorker,
+  createPublishWorker,
+  type PublishWorkerDeps,
+  type PublishWorkerEvents,
+} from './publish-worker.js';
 export {
   COOLDOWN_LIMITER,
   cooldownRemainingMs,

@@ -7,7 +7,8 @@ import type { DualstreamMetrics } from '../metrics.js';
 import type { DualPublisher } from '../publisher/index.js';
 import type { SourceOrder } from '../order/index.js';
 import type { KafkaBreaker } from './kafka-breaker.js';
-import type { PublishJobData, PublishJobResult } from './publish-queue.js';
+import type { PublishJobData } from './publish-queue.js';
+import type { PublishResult } from '../publisher/index.js';
 
 /** Test and observability seams of the processor. A hook that throws fails the attempt. */
 export interface PublishHooks {
@@ -52,9 +53,9 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
   };
 
   return async function processPublishJob(
-    job: Job<PublishJobData, PublishJobResult>,
+    job: Job<PublishJobData, PublishResult>,
     token?: string,
-  ): Promise<PublishJobResult> {
+  ): Promise<PublishResult> {
     const event = validate(job, deps.maxPayloadBytes, metrics);
 
     let receipt = receiptOf(job.data);
@@ -120,7 +121,7 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
  * (`kafkaFailures`), not in BullMQ's counters, because cool-down holds also bump those.
  */
 async function retryLaterIfOwed(
-  job: Job<PublishJobData, PublishJobResult>,
+  job: Job<PublishJobData, PublishResult>,
   err: unknown,
   retry: PublishProcessorDeps['retry'],
   token: string | undefined,
@@ -139,7 +140,7 @@ async function retryLaterIfOwed(
 }
 
 /** The event id of a job without one: stable across retries, no Redis round trip. */
-export function derivedEventId(job: Pick<Job, 'id' | 'timestamp' | 'queueName'>): string {
+export function jobEventId(job: Pick<Job, 'id' | 'timestamp' | 'queueName'>): string {
   return `${job.queueName}-${job.id ?? 'unknown'}-${job.timestamp}`.replace(/[\s:]/g, '_');
 }
 
@@ -151,7 +152,7 @@ function validate(
   const data: unknown = job.data;
   const input =
     data !== null && typeof data === 'object' && !Array.isArray(data) && !('id' in data)
-      ? { ...data, id: derivedEventId(job) }
+      ? { ...data, id: jobEventId(job) }
       : data;
   const r = safeParseEvent(input, { maxPayloadBytes });
   if (!r.success) {

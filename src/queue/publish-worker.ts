@@ -12,7 +12,8 @@ import { createRedis } from '../redis.js';
 import { COOLDOWN_LIMITER } from './cooldown-limiter.js';
 import { KafkaBreaker } from './kafka-breaker.js';
 import { createPublishProcessor, type PublishHooks } from './publish-processor.js';
-import type { PublishJobData, PublishJobResult } from './publish-queue.js';
+import type { PublishJobData } from './publish-queue.js';
+import type { PublishResult } from '../publisher/index.js';
 
 /** Dependencies of {@link createPublishWorker}; anything omitted is built from the config. */
 export interface PublishWorkerDeps {
@@ -32,15 +33,21 @@ export interface PublishWorkerDeps {
   autorun?: boolean;
 }
 
+/** Typed events of {@link PublishWorker}. */
+export interface PublishWorkerEvents {
+  /** Connection and processing errors of the BullMQ worker and of the source order's loop. */
+  error: [err: Error];
+}
+
 /**
  * The publish worker: runs the publish processor with the configured concurrency, cools down
  * (queue-wide rate limit, no attempt spent) after repeated Kafka failures, probes, and resumes.
  * Emits `error` for connection and processing errors of the BullMQ worker; without a listener
  * they are logged.
  */
-export class PublishWorker extends EventEmitter {
+export class PublishWorker extends EventEmitter<PublishWorkerEvents> {
   /** The underlying BullMQ worker. */
-  readonly worker: Worker<PublishJobData, PublishJobResult>;
+  readonly worker: Worker<PublishJobData, PublishResult>;
   /** The Kafka cool-down breaker (state readable for health checks). */
   readonly breaker: KafkaBreaker;
   /** Per-source order, unless `ORDERING=none`. */
@@ -105,7 +112,7 @@ export class PublishWorker extends EventEmitter {
       ...(logger ? { logger } : {}),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
     });
-    const worker = new Worker<PublishJobData, PublishJobResult>(
+    const worker = new Worker<PublishJobData, PublishResult>(
       config.queue.name,
       shortStacks(processor),
       {

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { overridesFrom, parseDuration } from '../../src/cli/options.js';
 import { parseOffsetSpec, planRanges } from '../../src/cli/replay.js';
 import { failedAsInvalid, matchesFilter } from '../../src/cli/retry-failed.js';
 import { groupReasons } from '../../src/cli/failed-jobs.js';
+import { packageVersion } from '../../src/cli/program.js';
 import { parseNdjsonLine, validateLines, type ValueLine } from '../../src/cli/enqueue.js';
 import { compareVersions, keyspaceEventsCheck, redactUrl } from '../../src/cli/doctor.js';
 import { withStartCredentials } from '../../src/cli/credentials.js';
@@ -194,5 +196,16 @@ describe('reportError', () => {
       'dualstream: nope\n',
       'dualstream: boom\n',
     ]);
+  });
+});
+
+describe('packageVersion', () => {
+  it('is the version in package.json (what dualstream --version prints)', () => {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as {
+      version: string;
+    };
+    expect(packageVersion()).toBe(pkg.version);
   });
 });
