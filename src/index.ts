@@ -97,7 +97,7 @@ export {
   type Closeable,
   type InstallShutdownOptions,
   type ShutdownSignalOptions,
-} from './lifecycle/index.js';
+} from './lifecycle/lifecycle.js';
 
 // Stream ownership (the successor of redis-stream-client-go)
 export {

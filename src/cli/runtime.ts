@@ -7,7 +7,7 @@ import { createRedis } from '../redis.js';
 import { createDualPublisher } from '../publisher/index.js';
 import { ensureTopicAtStartup } from '../publisher/topic-admin.js';
 import { createPublishQueue, createPublishWorker } from '../queue/index.js';
-import { Releasers, onShutdownSignals } from '../lifecycle/index.js';
+import { Releasers, onShutdownSignals } from '../lifecycle/lifecycle.js';
 import { createIngester } from '../ingest/index.js';
 import { ownershipQueueName } from '../ownership/index.js';
 import { createApp } from '../server/app.js';

@@ -108,19 +108,8 @@ export class OwnershipScripts {
    * no longer holds it) or the error of its command.
    */
   async extendMany(locks: readonly HeldLock[], lockTtlMs: number): Promise<ExtendOutcome[]> {
-    const s = this.service;
-    const pipeline = this.redis.pipeline();
-    for (const l of locks) {
-      void scripts.run(
-        pipeline,
-        'extend',
-        [lockKey(s, l.stream), metaKey(s, l.stream)],
-        [l.token, lockTtlMs],
-      );
-    }
-    const results = await pipeline.exec();
-    return locks.map((_, i) => {
-      const [err, res] = results?.[i] ?? [new Error('no reply'), null];
+    const replies = await this.perLock('extend', locks, [lockTtlMs]);
+    return replies.map(([err, res]) => {
       if (err) return err;
       return Number(res) === 1 ? 'renewed' : 'refused';
     });
@@ -132,18 +121,8 @@ export class OwnershipScripts {
    */
   async releaseMany(locks: readonly HeldLock[]): Promise<boolean[]> {
     if (locks.length === 0) return [];
-    const s = this.service;
-    const pipeline = this.redis.pipeline();
-    for (const l of locks) {
-      void scripts.run(
-        pipeline,
-        'release',
-        [lockKey(s, l.stream), metaKey(s, l.stream)],
-        [l.token],
-      );
-    }
-    const results = (await pipeline.exec()) ?? [];
-    return locks.map((_, i) => !results[i]?.[0] && Number(results[i]?.[1]) === 1);
+    const replies = await this.perLock('release', locks, []);
+    return replies.map(([err, res]) => !err && Number(res) === 1);
   }
 
   /**
@@ -201,5 +180,28 @@ export class OwnershipScripts {
     const moved = Number(res[0]);
     if (moved < 0) throw new FencingError(lock.stream);
     return { moved, cursor: String(res[1]) };
+  }
+
+  /**
+   * Run a two-key lock script (lock key, meta key; ARGV token then `args`) for every lock in one
+   * pipeline; one `[error, reply]` per lock, in order.
+   */
+  private async perLock(
+    name: 'extend' | 'release',
+    locks: readonly HeldLock[],
+    args: Array<string | number>,
+  ): Promise<Array<[Error | null, unknown]>> {
+    const s = this.service;
+    const pipeline = this.redis.pipeline();
+    for (const l of locks) {
+      void scripts.run(
+        pipeline,
+        name,
+        [lockKey(s, l.stream), metaKey(s, l.stream)],
+        [l.token, ...args],
+      );
+    }
+    const results = await pipeline.exec();
+    return locks.map((_, i) => results?.[i] ?? [new Error('no reply'), null]);
   }
 }

@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   FORCED_EXIT_CODE,
   Releasers,
-  SignalGate,
   installShutdown,
   onShutdownSignals,
-} from '../../src/lifecycle/index.js';
+} from '../../src/lifecycle/lifecycle.js';
+import { SignalGate } from '../../src/lifecycle/signal-gate.js';
 import { silentLogger } from '../../src/logger.js';
 
 describe('SignalGate', () => {
