@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: admission, waiting and the reaction to a failed Kafka request share
+// one process's state (unacknowledged sends per source, the failure counter, the local waiters);
+// split apart they would pass that state around. The Redis side is in order-scripts.ts.
 // One class, ~380 lines, on purpose: admission, waiting and the Kafka failure listener share one
 // process's state (jobs sent and not acknowledged, the failure counter, the local waiters), and
 // splitting them would pass that state around. The Redis side is in order-scripts.ts.
