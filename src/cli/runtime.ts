@@ -140,18 +140,6 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
   }
 }
 
-/** Log the start-up line of a `worker`/`ingest` process, with its metrics URL when it has one. */
-export function logRunning(running: Running, what: string): void {
-  if (running.metricsUrl) {
-    running.logger.info(
-      { metricsUrl: running.metricsUrl },
-      `${what}; metrics at ${running.metricsUrl}`,
-    );
-  } else {
-    running.logger.info(what);
-  }
-}
-
 /**
  * Stop gracefully on SIGTERM/SIGINT: stop taking work, finish active jobs, flush, disconnect
  * (see {@link onShutdownSignals} for a second signal and the exit codes).
