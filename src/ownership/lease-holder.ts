@@ -150,6 +150,7 @@ export class LeaseHolder {
     this.deps.notifier.publish({ type: 'StreamDisowned', stream: lease.stream, reason });
   }
 
+  /** Let a stream go without announcing it (done, handed off, closed): its signal fires. */
   forget(lease: StreamLease, reason: string): void {
     if (this.owned.get(lease.stream) === lease) {
       this.owned.delete(lease.stream);

@@ -1,5 +1,5 @@
 // The README's "API" section lists exactly what src/index.ts exports, values and types, both ways.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -68,6 +68,23 @@ describe('public API', () => {
   it('runtime exports and the type checker agree', () => {
     const values = [...exported].filter(([, kind]) => kind === 'value').map(([n]) => n);
     expect(Object.keys(api).sort()).toEqual(values.sort());
+  });
+
+  it('every name the README and docs import from the package is exported', () => {
+    const files = ['README.md', ...readdirSync(new URL('docs/', root)).map((f) => `docs/${f}`)];
+    const imported: string[] = [];
+    for (const file of files.filter((f) => f.endsWith('.md'))) {
+      const text = readFileSync(new URL(file, root), 'utf8');
+      for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'bullmq-dualstream'/g)) {
+        for (const name of m[1]!.split(',')) {
+          const n = name.replace(/^\s*type\s+/, '').trim();
+          // The README's API section shows the form with an ellipsis, not names.
+          if (/^[A-Za-z_$][\w$]*$/.test(n)) imported.push(n);
+        }
+      }
+    }
+    expect(imported.length).toBeGreaterThan(0);
+    expect(imported.filter((n) => !exported.has(n))).toEqual([]);
   });
 
   it('keeps internals internal', () => {
