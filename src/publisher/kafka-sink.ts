@@ -16,11 +16,11 @@ export interface KafkaSinkOptions {
    * value is a classic linger window: every batch waits up to that long for company.
    */
   lingerMs: number;
-  /** Records per produce request at most. @defaultValue 1000 (config) */
+  /** Records per produce request at most. Default: 1000 (config) */
   batchMaxCount: number;
-  /** Bytes per produce request at most (a single larger record is sent alone). @defaultValue 1 MiB */
+  /** Bytes per produce request at most (a single larger record is sent alone). Default: 1 MiB */
   batchMaxBytes: number;
-  /** Bytes accepted and not yet acknowledged at most; `publish` waits above it. @defaultValue 64 MiB */
+  /** Bytes accepted and not yet acknowledged at most; `publish` waits above it. Default: 64 MiB */
   maxInflightBytes: number;
   /**
    * Produce requests in flight at once. Above 1, batches of one key may be reordered by retries
