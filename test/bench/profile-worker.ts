@@ -15,6 +15,8 @@ const config = loadConfig({
   DUALSTREAM_QUEUE: `${run}-q`,
   WORKER_CONCURRENCY: process.env.BENCH_CONCURRENCY ?? '512',
   ORDERING: process.env.ORDERING ?? 'source',
+  KAFKA_LINGER_MS: process.env.KAFKA_LINGER_MS ?? '0',
+  KAFKA_CLIENT: process.env.KAFKA_CLIENT ?? 'kafkajs',
   LOG_LEVEL: 'silent',
 });
 const kafka = new Kafka({
