@@ -19,6 +19,8 @@ import {
 } from './event-producer.js';
 import { KafkaSink, type KafkaSinkHealth } from './kafka-sink.js';
 import { RedisNotifier } from './redis-notifier.js';
+import { EdgeHistory } from '../realtime/history.js';
+import { edgeKeyBase } from '../realtime/keys.js';
 
 /** Where an event went. */
 export interface PublishResult {
@@ -192,9 +194,20 @@ export function createDualPublisher(
       name: 'dualstream-pubsub',
       extra: { maxRetriesPerRequest: 1 },
     });
+  const h = config.edge.history;
   const notifier = new RedisNotifier({
     redis,
     channelPrefix: config.events.channelPrefix,
+    ...(h.enabled
+      ? {
+          history: new EdgeHistory(edgeKeyBase(config.redis.prefix, config.events.channelPrefix), {
+            maxEvents: h.maxEvents,
+            maxBytes: h.maxBytes,
+            maxAgeMs: h.maxAgeMs,
+            typeMaxEvents: h.typeMaxEvents,
+          }),
+        }
+      : {}),
     ownsConnection: deps.pubsub === undefined,
     ...(deps.notifyTimeoutMs ? { timeoutMs: deps.notifyTimeoutMs } : {}),
     ...(logger ? { logger } : {}),
