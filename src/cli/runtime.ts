@@ -14,6 +14,7 @@ import { createKafkaPing, type KafkaPing } from '../server/kafka-ping.js';
 import { startServer } from '../server/listen.js';
 import { startMetricsServer } from '../server/metrics-server.js';
 import { startDemo } from './demo.js';
+import { createRealtimeEdge } from '../realtime/index.js';
 
 /** Which parts one process runs. */
 export interface Parts {
@@ -108,6 +109,9 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
       );
       for (const q of extraQueues)
         closers.push({ name: `queue ${q.name}`, close: () => q.close() });
+      const realtime = createRealtimeEdge(config, { metrics, logger });
+      closers.push({ name: 'realtime edge', close: () => realtime.close() });
+      await realtime.start();
       const app = createApp({
         config,
         publishQueue,
@@ -119,9 +123,13 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
         ...(kafkaPing ? { kafkaPing: () => kafkaPing!.ping() } : {}),
         metrics,
         logger,
+        realtime,
       });
       const started = await startServer(app, config, logger);
+      realtime.attach(started.server);
       closers.push({ name: 'http server', close: () => started.close() });
+      // Closed before the HTTP server (closers run in reverse): subscribers hold connections open.
+      closers.push({ name: 'realtime subscribers', close: () => realtime.hub.close() });
       url = started.url;
     }
     let metricsUrl: string | undefined;
