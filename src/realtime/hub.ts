@@ -156,6 +156,19 @@ export class RealtimeHub {
     this.opts.metrics?.edgeClients.dec({ transport: client.transport });
   }
 
+  /**
+   * End every subscriber's connection but stay subscribed: clients reconnect and resume with
+   * their tokens (before a rolling restart, or to shed load). Returns how many were ended.
+   */
+  disconnectAll(): number {
+    const all = [...this.clients];
+    for (const c of all) {
+      this.remove(c);
+      c.end();
+    }
+    return all.length;
+  }
+
   /** End every subscriber, unsubscribe, stop the heartbeat. The connections stay the caller's. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -33,3 +33,12 @@ export {
 } from './tokens.js';
 export { checkAccess, type AccessVerdict, type EdgeCredentials } from './access.js';
 export type { ResetInfo, ResetReason, SubscriberNotification } from './session.js';
+export {
+  subscribe,
+  SubscribeRefusedError,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionStats,
+  type ClientReset,
+} from './client.js';
+export { SseParser, type SseEvent } from './sse-parser.js';
