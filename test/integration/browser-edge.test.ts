@@ -48,7 +48,7 @@ describe('real-time edge in a browser (EventSource)', () => {
       await page.goto(`${stack.url}/healthz`);
       // The README's browser snippet, as a page would run it.
       await page.evaluate((subscribeToken) => {
-        const w = window as unknown as Record<string, unknown>;
+        const w = globalThis as unknown as Record<string, unknown>;
         const seen: number[] = [];
         const resets: unknown[] = [];
         let opens = 0;
@@ -75,7 +75,7 @@ describe('real-time edge in a browser (EventSource)', () => {
       const state = () =>
         page.evaluate(() => {
           const e = (
-            window as unknown as {
+            globalThis as unknown as {
               edge: { seen: number[]; resets: unknown[]; opens: () => number };
             }
           ).edge;
