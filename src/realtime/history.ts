@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { ScriptSet } from '../redis-scripts.js';
 import {
@@ -52,8 +53,26 @@ export interface RetainedEvent {
 export interface EdgeNotification extends EventNotification {
   /** Publish time, ms since the epoch (publisher clock). */
   ts?: number;
-  /** Id of the entry in the type stream (the position of `<sourceType>:*` subscriptions). */
+  /**
+   * Position of the entry in the type stream, `<stream id>@<epoch>` (the position of
+   * `<sourceType>:*` subscriptions).
+   */
   pos?: string;
+  /** Seq of the source's previous entry in the type stream (0: none known). */
+  prev?: number;
+}
+
+/** A type-stream position split in its parts. */
+export interface TypePosition {
+  id: string;
+  /** Empty when the history of the type had not started when the position was taken. */
+  epoch: string;
+}
+
+/** Parse `<stream id>@<epoch>` (the epoch may be empty). */
+export function parseTypePosition(pos: string): TypePosition | undefined {
+  const m = /^(\d{1,20}-\d{1,20})@([0-9a-f]{0,32})$/.exec(pos);
+  return m ? { id: m[1]!, epoch: m[2]! } : undefined;
 }
 
 /** Compare two Redis stream ids (`<ms>-<n>`). */
@@ -62,11 +81,6 @@ export function compareStreamIds(a: string, b: string): number {
   const [bm = '0', bn = '0'] = b.split('-');
   const d = BigInt(am) - BigInt(bm) || BigInt(an) - BigInt(bn);
   return d < 0n ? -1 : d > 0n ? 1 : 0;
-}
-
-/** Whether `s` looks like a Redis stream id. */
-export function isStreamId(s: string): boolean {
-  return /^\d{1,20}-\d{1,20}$/.test(s);
 }
 
 /**
@@ -78,6 +92,8 @@ export function isStreamId(s: string): boolean {
 export class EdgeHistory {
   readonly keys: EdgeKeys;
   readonly retention: RetentionOptions;
+  /** Epoch this writer proposes when a type's history starts (the first writer's wins). */
+  private readonly epoch = randomBytes(6).toString('hex');
 
   constructor(base: string, retention: Partial<RetentionOptions> = {}) {
     this.keys = edgeKeys(base);
@@ -125,6 +141,7 @@ export class EdgeHistory {
         r.maxAgeMs,
         r.typeMaxEvents,
         mode,
+        this.epoch,
       ],
     );
   }
@@ -161,41 +178,47 @@ export class EdgeHistory {
   }
 
   /**
-   * Notifications of every source of a type after stream position `after` (exclusive; `0-0`
-   * for all), oldest first, at most `limit`; with `trimmed`, the id of the last entry that left
-   * the stream (`0-0` when none has).
+   * Notifications of every source of a type after stream id `after` (exclusive; `0-0` for all),
+   * oldest first, at most `limit`; with `trimmed`, the id of the last entry that left the stream
+   * (`0-0` when none has), and the type's `epoch` (empty when its history has not started).
    */
   async readType(
     redis: Redis,
     sourceType: string,
     after: string,
     limit: number,
-  ): Promise<{ notifications: EdgeNotification[]; trimmed: string }> {
+  ): Promise<{ notifications: EdgeNotification[]; trimmed: string; epoch: string }> {
     const k = this.keys;
     const replies = await redis
       .multi()
       .xrange(k.type(sourceType), `(${after}`, '+', 'COUNT', limit)
-      .hget(k.typeMeta(sourceType), 'trimmed')
+      .hmget(k.typeMeta(sourceType), 'trimmed', 'epoch')
       .exec();
     const err = replies?.find(([e]) => e)?.[0];
     if (err) throw err;
     const entries = (replies?.[0]?.[1] ?? []) as Array<[string, string[]]>;
-    const trimmed = (replies?.[1]?.[1] as string | null) ?? '0-0';
+    const [trimmed, epoch] = (replies?.[1]?.[1] ?? [null, null]) as Array<string | null>;
     return {
       notifications: entries.map(([id, fields]) => {
-        const n = JSON.parse(fields[1] ?? '{}') as EdgeNotification;
-        return { ...n, pos: id };
+        const f = new Map<string, string>();
+        for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+        const n = JSON.parse(f.get('n') ?? '{}') as EdgeNotification;
+        return { ...n, pos: `${id}@${epoch ?? ''}`, prev: Number(f.get('p') ?? 0) };
       }),
-      trimmed,
+      trimmed: trimmed ?? '0-0',
+      epoch: epoch ?? '',
     };
   }
 
-  /** The last position of a type stream (`0-0` when empty): where a fresh aggregate starts. */
+  /** The last position of a type stream (`0-0@<epoch>` when empty): where a fresh aggregate starts. */
   async typeEnd(redis: Redis, sourceType: string): Promise<string> {
-    const last = (await redis.xrevrange(this.keys.type(sourceType), '+', '-', 'COUNT', 1)) as Array<
-      [string, string[]]
-    >;
-    return last[0]?.[0] ?? '0-0';
+    const [last, epoch] = await Promise.all([
+      redis.xrevrange(this.keys.type(sourceType), '+', '-', 'COUNT', 1) as Promise<
+        Array<[string, string[]]>
+      >,
+      redis.hget(this.keys.typeMeta(sourceType), 'epoch'),
+    ]);
+    return `${last[0]?.[0] ?? '0-0'}@${epoch ?? ''}`;
   }
 }
 

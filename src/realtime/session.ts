@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import {
   compareStreamIds,
   notificationOf,
+  parseTypePosition,
   type EdgeHistory,
   type EdgeNotification,
 } from './history.js';
@@ -45,6 +46,8 @@ export interface HubMessage {
   sourceId: string;
   seq?: number;
   pos?: string;
+  /** The source's previous seq in the type stream, when known (> 0). */
+  prev?: number;
   /** Publish time (ms), for the latency histogram. */
   ts?: number;
   /** The {@link SubscriberNotification} as JSON, serialized once. */
@@ -97,6 +100,7 @@ export function hubMessage(n: EdgeNotification): HubMessage {
     sourceId: n.source_id,
     ...(n.seq !== undefined ? { seq: n.seq } : {}),
     ...(n.pos !== undefined ? { pos: n.pos } : {}),
+    ...(n.prev !== undefined && n.prev > 0 ? { prev: n.prev } : {}),
     ...(n.ts !== undefined ? { ts: n.ts } : {}),
     json: JSON.stringify(pub),
   };
@@ -115,6 +119,8 @@ export class Session {
   private readonly last = new Map<string, number>();
   private readonly queue: Work[] = [];
   private busy = false;
+  /** Set once the subscriber was told it is subscribed (a later replay is a resync). */
+  private opened = false;
   closed = false;
 
   constructor(
@@ -181,9 +187,18 @@ export class Session {
     this.ctx.onDrop(this, reason);
   }
 
+  /**
+   * The last seq of the message's source this subscriber has: delivered, or from its token; for
+   * a source first seen through `<type>:*`, the source's previous entry in the type stream (the
+   * subscriber had it, or gets it before this one), so a hole there is not silent either.
+   */
+  private knownLast(msg: HubMessage): number | undefined {
+    return this.last.get(msg.source) ?? msg.prev;
+  }
+
   private needsFill(msg: HubMessage): boolean {
     if (msg.seq === undefined) return false;
-    const last = this.last.get(msg.source);
+    const last = this.knownLast(msg);
     return last !== undefined && msg.seq > last + 1;
   }
 
@@ -228,6 +243,11 @@ export class Session {
         }
       }
     }
+    this.markOpened();
+  }
+
+  private markOpened(): void {
+    this.opened = true;
     this.sink.opened(
       this.token(),
       this.channels.map((c) => c.name),
@@ -240,15 +260,13 @@ export class Session {
     if (unknownToken) {
       for (const c of this.channels) {
         this.emitReset({ channel: c.name, reason: 'unknown' });
-        if (c.kind === 'source') this.positions.set(c.name, 0);
-        else this.positions.set(c.name, '0-0');
+        // From the oldest retained (an empty epoch matches any).
+        this.positions.set(c.name, c.kind === 'source' ? 0 : '0-0@');
+        if (c.kind === 'source') this.last.set(c.name, 0);
       }
     }
     if (!h) {
-      this.sink.opened(
-        this.token(),
-        this.channels.map((c) => c.name),
-      );
+      if (!this.opened) this.markOpened();
       return;
     }
     for (const c of this.channels) {
@@ -256,43 +274,49 @@ export class Session {
       if (c.kind === 'source') {
         if (p === undefined) continue;
         await this.fillSource(c.name, c.sourceType, c.sourceId, Number.POSITIVE_INFINITY);
-      } else {
-        let after = typeof p === 'string' ? p : undefined;
-        if (after === undefined) {
-          this.positions.set(c.name, await h.typeEnd(this.ctx.reader, c.sourceType));
-          continue;
+        if (this.closed) return;
+        continue;
+      }
+      const tp = typeof p === 'string' ? parseTypePosition(p) : undefined;
+      if (tp === undefined) {
+        this.positions.set(c.name, await h.typeEnd(this.ctx.reader, c.sourceType));
+        continue;
+      }
+      let after = tp.id;
+      let first = true;
+      for (;;) {
+        let page = await h.readType(this.ctx.reader, c.sourceType, after, this.ctx.pageSize);
+        if (first && tp.epoch && page.epoch && tp.epoch !== page.epoch) {
+          // The type's history started anew (the Pub/Sub Redis lost it, or all of it expired):
+          // the token's position means nothing there. A live subscriber knows each source's last
+          // seq and needs no reset; a resuming one is told.
+          if (!this.opened) this.emitReset({ channel: c.name, reason: 'expired', after: p! });
+          after = '0-0';
+          page = await h.readType(this.ctx.reader, c.sourceType, after, this.ctx.pageSize);
+        } else if (first && compareStreamIds(page.trimmed, after) > 0) {
+          this.emitReset({
+            channel: c.name,
+            reason: 'expired',
+            after: p!,
+            ...(page.notifications[0]?.pos ? { continues_from: page.notifications[0].pos } : {}),
+          });
         }
-        let first = true;
-        for (;;) {
-          const page = await h.readType(this.ctx.reader, c.sourceType, after, this.ctx.pageSize);
-          if (first && compareStreamIds(page.trimmed, after) > 0) {
-            this.emitReset({
-              channel: c.name,
-              reason: 'expired',
-              after,
-              ...(page.notifications[0]?.pos ? { continues_from: page.notifications[0].pos } : {}),
-            });
-          }
-          first = false;
-          for (const n of page.notifications) {
-            const msg = hubMessage(n);
-            await this.liveWithFill(msg);
-            if (this.closed) return;
-          }
-          const lastPos = page.notifications.at(-1)?.pos;
-          if (page.notifications.length < this.ctx.pageSize || !lastPos) break;
-          after = lastPos;
+        first = false;
+        for (const n of page.notifications) {
+          await this.liveWithFill(hubMessage(n));
+          if (this.closed) return;
         }
+        const lastPos = page.notifications.at(-1)?.pos;
+        if (page.notifications.length < this.ctx.pageSize || !lastPos) break;
+        after = parseTypePosition(lastPos)?.id ?? after;
       }
     }
-    this.sink.opened(
-      this.token(),
-      this.channels.map((c) => c.name),
-    );
+    if (!this.opened) this.markOpened();
   }
 
   private async liveWithFill(msg: HubMessage): Promise<void> {
     if (this.needsFill(msg)) {
+      if (!this.last.has(msg.source)) this.last.set(msg.source, msg.prev!);
       await this.fillSource(this.channelOf(msg), msg.sourceType, msg.sourceId, msg.seq!);
     }
     this.deliver(msg);
@@ -344,8 +368,8 @@ export class Session {
   private deliver(msg: HubMessage, trimmed = 0): void {
     if (this.closed) return;
     if (msg.seq !== undefined) {
-      const last = this.last.get(msg.source);
-      if (last !== undefined && msg.seq <= last) return;
+      const last = this.knownLast(msg);
+      if (this.last.has(msg.source) && last !== undefined && msg.seq <= last) return;
       if (last !== undefined && msg.seq > last + 1) {
         this.emitReset({
           channel: this.channelOf(msg),
@@ -361,8 +385,10 @@ export class Session {
       if (c.kind === 'source' && c.name === msg.source && msg.seq !== undefined) {
         this.positions.set(c.name, msg.seq);
       } else if (c.kind === 'type' && c.sourceType === msg.sourceType && msg.pos !== undefined) {
-        const cur = this.positions.get(c.name);
-        if (typeof cur !== 'string' || compareStreamIds(msg.pos, cur) > 0) {
+        const held = this.positions.get(c.name);
+        const cur = typeof held === 'string' ? parseTypePosition(held) : undefined;
+        const next = parseTypePosition(msg.pos);
+        if (next && (!cur || cur.epoch !== next.epoch || compareStreamIds(next.id, cur.id) > 0)) {
           this.positions.set(c.name, msg.pos);
         }
       }

@@ -41,7 +41,10 @@ export const channelSchema = z
     return { kind: 'source', name: s, sourceType, sourceId };
   });
 
-/** A position in a channel: the last seq delivered (source) or type-stream id (aggregate). */
+/**
+ * A position in a channel: the last seq delivered (source), or `<type-stream id>@<epoch>`
+ * (aggregate).
+ */
 export type Position = number | string;
 
 const RESUME_PREFIX = 'r1.';
@@ -69,8 +72,9 @@ export function decodeResumeToken(token: string): Map<string, Position> | undefi
         return undefined;
       const p: unknown = pair[1];
       if (typeof p === 'number' && Number.isInteger(p) && p >= 0) out.set(pair[0], p);
-      else if (typeof p === 'string' && /^\d{1,20}-\d{1,20}$/.test(p)) out.set(pair[0], p);
-      else return undefined;
+      else if (typeof p === 'string' && /^\d{1,20}-\d{1,20}@[0-9a-f]{0,32}$/.test(p)) {
+        out.set(pair[0], p);
+      } else return undefined;
     }
     return out;
   } catch {

@@ -53,7 +53,7 @@ describe('real-time edge: SSE, resume, recent events', () => {
         (m) => JSON.parse(m.message) as { seq: number; pos: string; offset: string },
       );
       expect(notes.map((n) => n.seq)).toEqual([1, 2, 3, 4, 5]);
-      expect(notes.every((n) => /^\d+-\d+$/.test(n.pos))).toBe(true);
+      expect(notes.every((n) => /^\d+-\d+@[0-9a-f]+$/.test(n.pos))).toBe(true);
       expect(notes.map((n) => n.offset)).toEqual(answer.events.map((e) => e.offset));
     } finally {
       await pubsub.close();
@@ -214,6 +214,80 @@ describe('real-time edge: SSE, resume, recent events', () => {
       expect(second.events.some((e) => e.event === 'reset')).toBe(false);
     } finally {
       second.close();
+    }
+  });
+
+  it('<type>:* never jumps silently: a hole in the type stream is filled from the source history or announced', async () => {
+    // What a Pub/Sub outage leaves behind: seqs 3 and 4 were written back to the source's
+    // history only (repair), seq 5 never was; 6 was published normally.
+    const h = stack.edge.history!;
+    const writer = new Redis(REDIS_URL);
+    h.define(writer);
+    const put = (seq: number, mode: 'publish' | 'repair') =>
+      h.append(
+        writer,
+        `${stack.config.events.channelPrefix}:hole:a`,
+        {
+          id: `hole-${seq}-${stack.config.queue.name}`,
+          type: 'push',
+          sourceType: 'hole',
+          sourceId: 'a',
+          occurredAt: new Date().toISOString(),
+          payload: {},
+        },
+        { topic: stack.config.kafka.topic, partition: 0, offset: String(100 + seq), seq },
+        mode,
+      );
+    try {
+      const first = await openSse(sub('channel=hole:*'), { authorization: AUTH });
+      await first.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
+      await put(1, 'publish');
+      await put(2, 'publish');
+      await first.waitFor((e) => e.filter((x) => x.event === 'message').length === 2, '2 messages');
+      const token = first.lastEventId();
+      first.close();
+      await put(3, 'repair');
+      await put(4, 'repair');
+      await put(6, 'publish');
+      const second = await openSse(sub('channel=hole:*'), {
+        authorization: AUTH,
+        'last-event-id': token,
+      });
+      try {
+        await second.waitFor(
+          (e) => e.filter((x) => x.event === 'message').length === 3,
+          '3, 4 and 6',
+        );
+        expect(seqs(second.messages())).toEqual([3, 4, 6]);
+        const resets = second.events
+          .filter((e) => e.event === 'reset')
+          .map((e) => JSON.parse(e.data) as unknown);
+        expect(resets).toEqual([
+          { channel: 'hole:*', reason: 'gap', source: 'hole:a', after: 4, continues_from: 6 },
+        ]);
+      } finally {
+        second.close();
+      }
+      // The type's history lost (a Pub/Sub Redis restarted empty): a resume is told so.
+      const last = second.lastEventId();
+      await writer.del(h.keys.type('hole'), h.keys.typeMeta('hole'));
+      await put(7, 'publish');
+      const third = await openSse(sub('channel=hole:*'), {
+        authorization: AUTH,
+        'last-event-id': last,
+      });
+      try {
+        await third.waitFor((e) => e.some((x) => x.event === 'message'), 'seq 7');
+        expect(JSON.parse(third.events.find((e) => e.event === 'reset')!.data)).toMatchObject({
+          channel: 'hole:*',
+          reason: 'expired',
+        });
+        expect(seqs(third.messages())).toEqual([7]);
+      } finally {
+        third.close();
+      }
+    } finally {
+      await writer.quit();
     }
   });
 

@@ -2,9 +2,11 @@
   Retain one event of a source and publish its id-only notification, in one atomic step.
 
   KEYS[1] source history   (sorted set: score = seq, member = entry JSON starting {"ts":<ms>,)
-  KEYS[2] source meta      (hash: bytes = sum of member sizes, trimmed = highest seq trimmed)
-  KEYS[3] type stream      (stream of the notifications of every source of the type)
-  KEYS[4] type meta        (hash: trimmed = id of the last type-stream entry trimmed)
+  KEYS[2] source meta      (hash: bytes = sum of member sizes, trimmed = highest seq trimmed,
+                            tlast = seq of the source's last entry in the type stream)
+  KEYS[3] type stream      (stream: n = notification, p = the source's previous seq in the stream)
+  KEYS[4] type meta        (hash: trimmed = id of the last type-stream entry trimmed,
+                            epoch = set once when the history of the type starts)
 
   ARGV[1] Pub/Sub channel
   ARGV[2] notification JSON (ends with "}"; the stream id is appended as "pos")
@@ -15,11 +17,13 @@
   ARGV[7] max bytes per source
   ARGV[8] max age (ms), also the keys' TTL
   ARGV[9] max entries of the type stream
-  ARGV[10] mode: "publish" (retain + PUBLISH) or "repair" (retain only: a late write after a
-           Pub/Sub outage, whose notification would arrive out of order)
+  ARGV[10] mode: "publish" (retain + PUBLISH) or "repair" (retain in the source history only: a
+           late write after a Pub/Sub outage, whose notification would arrive out of order)
+  ARGV[11] random hex, part of a new epoch when the type's history has none yet
 
-  Returns the type-stream id of the entry, or "" when the event was already retained (a
-  duplicate record repeats its seq) or is older than what was trimmed.
+  Returns the position "<type-stream id>@<epoch>" of the entry, or "" when nothing was appended
+  to the type stream (repair, or the event was already retained: a duplicate record repeats its
+  seq, or it is older than what was trimmed).
 ]]
 local seq = tonumber(ARGV[4])
 local time = redis.call('TIME')
@@ -31,6 +35,7 @@ local typeMax = tonumber(ARGV[9])
 local minTs = now - maxAge
 
 local pos = ''
+local prev = '0'
 local trimmed = tonumber(redis.call('HGET', KEYS[2], 'trimmed') or '0')
 local dup = redis.call('ZRANGEBYSCORE', KEYS[1], seq, seq, 'LIMIT', 0, 1)
 if #dup == 0 and seq > trimmed then
@@ -58,31 +63,38 @@ if #dup == 0 and seq > trimmed then
   redis.call('PEXPIRE', KEYS[1], maxAge)
   redis.call('PEXPIRE', KEYS[2], maxAge)
 
-  pos = redis.call('XADD', KEYS[3], '*', 'n', ARGV[2])
-  local len = redis.call('XLEN', KEYS[3])
-  local lastTrimmed = nil
-  if len > typeMax then
-    local old = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', len - typeMax)
-    for _, e in ipairs(old) do
+  if ARGV[10] == 'publish' then
+    -- The start time makes a new epoch even when the same writer starts the history again.
+    redis.call('HSETNX', KEYS[4], 'epoch', string.format('%x', now) .. ARGV[11])
+    local epoch = redis.call('HGET', KEYS[4], 'epoch')
+    prev = redis.call('HGET', KEYS[2], 'tlast') or '0'
+    redis.call('HSET', KEYS[2], 'tlast', seq)
+    pos = redis.call('XADD', KEYS[3], '*', 'n', ARGV[2], 'p', prev) .. '@' .. epoch
+    local len = redis.call('XLEN', KEYS[3])
+    local lastTrimmed = nil
+    if len > typeMax then
+      local old = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', len - typeMax)
+      for _, e in ipairs(old) do
+        redis.call('XDEL', KEYS[3], e[1])
+        lastTrimmed = e[1]
+      end
+    end
+    -- Age: stream ids start with the Redis clock in ms.
+    local aged = redis.call('XRANGE', KEYS[3], '-', '(' .. minTs .. '-0', 'COUNT', 100)
+    for _, e in ipairs(aged) do
       redis.call('XDEL', KEYS[3], e[1])
       lastTrimmed = e[1]
     end
+    if lastTrimmed then redis.call('HSET', KEYS[4], 'trimmed', lastTrimmed) end
+    redis.call('PEXPIRE', KEYS[3], maxAge)
+    redis.call('PEXPIRE', KEYS[4], maxAge)
   end
-  -- Age: stream ids start with the Redis clock in ms.
-  local aged = redis.call('XRANGE', KEYS[3], '-', '(' .. minTs .. '-0', 'COUNT', 100)
-  for _, e in ipairs(aged) do
-    redis.call('XDEL', KEYS[3], e[1])
-    lastTrimmed = e[1]
-  end
-  if lastTrimmed then redis.call('HSET', KEYS[4], 'trimmed', lastTrimmed) end
-  redis.call('PEXPIRE', KEYS[3], maxAge)
-  redis.call('PEXPIRE', KEYS[4], maxAge)
 end
 
 if ARGV[10] == 'publish' then
   local message = ARGV[2]
   if pos ~= '' then
-    message = string.sub(message, 1, -2) .. ',"pos":"' .. pos .. '"}'
+    message = string.sub(message, 1, -2) .. ',"pos":"' .. pos .. '","prev":' .. prev .. '}'
   end
   redis.call('PUBLISH', ARGV[1], message)
 end
