@@ -52,6 +52,11 @@ export interface HubMessage {
   ts?: number;
   /** The {@link SubscriberNotification} as JSON, serialized once. */
   json: string;
+  /**
+   * Work shared by every subscriber of the message: the resume token of single-channel
+   * subscriptions (by channel), and transport frames (by token).
+   */
+  cache?: Map<string, string>;
 }
 
 /** Where a session writes: an SSE response or a WebSocket. */
@@ -173,6 +178,19 @@ export class Session {
     if (this.closed) return;
     this.queue.push({ kind: 'replay', unknownToken: false });
     this.pump();
+  }
+
+  /**
+   * The token after delivering `msg`. A single-channel subscription's token depends only on the
+   * channel and the message, so thousands of subscribers of a hot source share one encoding.
+   */
+  private messageToken(msg: HubMessage): string {
+    if (this.channels.length !== 1) return this.token();
+    const key = `t:${this.channels[0]!.name}`;
+    msg.cache ??= new Map();
+    let t = msg.cache.get(key);
+    if (t === undefined) msg.cache.set(key, (t = this.token()));
+    return t;
   }
 
   /** Stop: nothing more is written. */
@@ -393,7 +411,7 @@ export class Session {
         }
       }
     }
-    this.sink.message(this.token(), msg);
+    this.sink.message(this.messageToken(msg), msg);
     this.ctx.onDelivered(msg);
     if (this.sink.buffered() > this.ctx.maxBufferedBytes) {
       this.drop(

@@ -8,7 +8,14 @@ export function sseSink(res: Response): SessionSink & { heartbeat(): void; end()
     if (!ended && !res.writableEnded) res.write(s);
   };
   return {
-    message: (token: string, msg: HubMessage) => write(`id: ${token}\ndata: ${msg.json}\n\n`),
+    message: (token: string, msg: HubMessage) => {
+      // Subscribers that share a token share the frame too.
+      msg.cache ??= new Map();
+      const key = `sse:${token}`;
+      let frame = msg.cache.get(key);
+      if (frame === undefined) msg.cache.set(key, (frame = `id: ${token}\ndata: ${msg.json}\n\n`));
+      write(frame);
+    },
     reset: (token: string, info: ResetInfo) =>
       write(`id: ${token}\nevent: reset\ndata: ${JSON.stringify(info)}\n\n`),
     opened: (token: string, channels: string[]) =>

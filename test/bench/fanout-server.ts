@@ -4,6 +4,7 @@
 import express from 'express';
 import { loadConfig } from '../../src/config/index.js';
 import { createRedis } from '../../src/redis.js';
+import { DualstreamMetrics } from '../../src/metrics.js';
 import { createRealtimeEdge } from '../../src/realtime/index.js';
 import { listenOn } from '../../src/server/listen.js';
 
@@ -15,12 +16,21 @@ const config = loadConfig({
 const subscriber = createRedis(config.redis.pubsubUrl, {
   name: process.env.BENCH_SUB_NAME ?? 'bench-edge-sub',
 });
-const edge = createRealtimeEdge(config, { subscriber });
+const metrics = new DualstreamMetrics();
+const edge = createRealtimeEdge(config, { subscriber, metrics });
 await edge.start();
 const app = express();
 app.use(edge.router);
 app.get('/clients', (_req, res) => {
-  res.json({ clients: edge.hub.size, rss: process.memoryUsage().rss });
+  // Run with --expose-gc: RSS after a full collection is what the clients really hold.
+  (globalThis as { gc?: () => void }).gc?.();
+  void metrics.edgeDropped.get().then((d) => {
+    res.json({
+      clients: edge.hub.size,
+      rss: process.memoryUsage().rss,
+      dropped: d.values[0]?.value ?? 0,
+    });
+  });
 });
 const started = await listenOn(app, '127.0.0.1', 0);
 edge.attach(started.server);

@@ -47,16 +47,20 @@ function killAll(): void {
 process.on('exit', killAll);
 
 async function startServer(): Promise<{ url: string; pid: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', here('./fanout-server.ts')], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      REDIS_URL,
-      DUALSTREAM_CHANNEL_PREFIX: channelPrefix,
-      BENCH_SUB_NAME: subName,
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', here('./fanout-server.ts')],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        REDIS_URL,
+        DUALSTREAM_CHANNEL_PREFIX: channelPrefix,
+        BENCH_SUB_NAME: subName,
+      },
     },
-  });
+  );
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -91,8 +95,14 @@ function startClients(): ClientProc {
   };
 }
 
-async function serverState(url: string): Promise<{ clients: number; rss: number }> {
-  return (await (await fetch(`${url}/clients`)).json()) as { clients: number; rss: number };
+async function serverState(
+  url: string,
+): Promise<{ clients: number; rss: number; dropped: number }> {
+  return (await (await fetch(`${url}/clients`)).json()) as {
+    clients: number;
+    rss: number;
+    dropped: number;
+  };
 }
 
 function percentile(hist: number[], p: number): number {
@@ -167,6 +177,7 @@ interface Row {
   p50: number;
   p99: number;
   rssPer1000: number;
+  dropped: number;
   subs: string;
 }
 
@@ -206,6 +217,7 @@ async function scenario(
     await new Promise((r) => setTimeout(r, 2000));
   }
   const reports = await Promise.all(procs.map((p) => p.ask({ cmd: 'report' })));
+  const dropped = (await serverState(url)).dropped - before.dropped;
   const hist = new Array<number>(10_001).fill(0);
   let deliveries = 0;
   for (const r of reports) {
@@ -238,6 +250,7 @@ async function scenario(
     perSecond: pick ? Math.round(deliveries / seconds) : 0,
     p50: percentile(hist, 0.5),
     p99: percentile(hist, 0.99),
+    dropped,
     rssPer1000:
       Math.round(((((after.rss - before.rss) / Math.max(1, connected)) * 1000) / 1_048_576) * 10) /
       10,
@@ -268,7 +281,9 @@ async function main(): Promise<void> {
     );
     rows.push(await scenario('c. idle', server.url, ['idle:a'], IDLE_CLIENTS, 0, undefined));
     if (process.env.BENCH_SWEEP === '1') {
-      for (const rate of [100, 200, 400, 800]) {
+      for (const rate of (process.env.BENCH_SWEEP_RATES ?? '10,20,50,100,200')
+        .split(',')
+        .map(Number)) {
         const r = await scenario(
           `sweep hot`,
           server.url,
@@ -279,7 +294,7 @@ async function main(): Promise<void> {
           10,
         );
         rows.push(r);
-        if (!(r.p99 <= 50)) break;
+        if (!(r.p99 <= 50) || r.dropped > 0) break;
       }
     }
   } finally {
@@ -294,11 +309,11 @@ async function main(): Promise<void> {
     await redis.quit();
   }
   const table = [
-    '| scenario | clients | events/s | deliveries (expected) | deliveries/s | p50 ms | p99 ms | server RSS / 1000 clients (MiB) | server Redis subscriptions |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | clients | events/s | deliveries (expected) | deliveries/s | p50 ms | p99 ms | slow clients dropped | server RSS / 1000 clients (MiB) | server Redis subscriptions |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.scenario} | ${r.clients} | ${r.rate} | ${r.deliveries} (${r.expected}) | ${r.perSecond} | ${Number.isNaN(r.p50) ? '–' : r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.rssPer1000} | ${r.subs} |`,
+        `| ${r.scenario} | ${r.clients} | ${r.rate} | ${r.deliveries} (${r.expected}) | ${r.perSecond} | ${Number.isNaN(r.p50) ? '–' : r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.dropped} | ${r.rssPer1000} | ${r.subs} |`,
     ),
   ];
   process.stdout.write(`${table.join('\n')}\n`);
