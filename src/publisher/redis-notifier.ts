@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { notificationMessage, type DualEvent, type KafkaReceipt } from '../events/index.js';
 import { RateLimitedLog, type Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
-import type { EdgeHistory } from '../realtime/history.js';
+import { repairChannelFor, type EdgeHistory } from '../realtime/history.js';
 
 /** Options of {@link RedisNotifier}. */
 export interface RedisNotifierOptions {
@@ -23,7 +23,8 @@ export interface RedisNotifierOptions {
   history?: EdgeHistory;
   /**
    * Retained writes that failed (Pub/Sub Redis away) are kept in memory, up to this many, and
-   * written to the history (not published again) once Redis answers. @defaultValue 10 000
+   * written to the history once Redis answers, published on the repair channel only (see
+   * `repairChannelFor`). @defaultValue 10 000
    */
   repairBacklog?: number;
 }
@@ -142,7 +143,7 @@ export class RedisNotifier {
       const pipeline = this.redis.pipeline();
       for (const q of batch) {
         if (q.edge && this.history) {
-          void this.history.append(pipeline, q.channel, q.edge.event, q.edge.receipt, 'publish');
+          void this.history.append(pipeline, q.channel, q.edge.event, q.edge.receipt);
         } else pipeline.publish(q.channel, q.message);
       }
       const exec = pipeline.exec();
@@ -181,8 +182,9 @@ export class RedisNotifier {
 
   /**
    * Write the retained entries of notifications that failed, once Redis answers again, so that a
-   * resume after a Pub/Sub outage still finds them. Not published: live subscribers have moved on
-   * and would see them out of order. One run at a time; what fails stays for the next.
+   * resume after a Pub/Sub outage still finds them. Published on the repair channel, not the
+   * source's: plain subscribers would see them out of order, the edge orders them by seq. One run
+   * at a time; what fails stays for the next.
    */
   private repair(): void {
     if (this.repairing || this.backlog.length === 0 || !this.history || this.closed) return;
@@ -194,12 +196,8 @@ export class RedisNotifier {
           const pipeline = this.redis.pipeline();
           for (const item of batch) {
             if (!item) continue;
-            const channel = notificationMessage(
-              item.event,
-              item.receipt,
-              this.channelPrefix,
-            ).channel;
-            void history.append(pipeline, channel, item.event, item.receipt, 'repair');
+            const channel = repairChannelFor(item.event, this.channelPrefix);
+            void history.append(pipeline, channel, item.event, item.receipt);
           }
           const replies = await pipeline.exec();
           if ((replies ?? []).some(([err]) => err)) throw new Error('repair write failed');

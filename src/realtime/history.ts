@@ -75,6 +75,19 @@ export function parseTypePosition(pos: string): TypePosition | undefined {
   return m ? { id: m[1]!, epoch: m[2]! } : undefined;
 }
 
+/**
+ * The channel of a late notification (written back after a Pub/Sub outage):
+ * `<prefix>::repair:<sourceType>:<sourceId>`. It matches the edge's `<prefix>:*` subscription
+ * (no real source type is empty), not the source's own channel, so plain subscribers never see a
+ * notification out of order.
+ */
+export function repairChannelFor(
+  source: { sourceType: string; sourceId: string },
+  prefix = 'events',
+): string {
+  return `${prefix}::repair:${source.sourceType}:${source.sourceId}`;
+}
+
 /** Compare two Redis stream ids (`<ms>-<n>`). */
 export function compareStreamIds(a: string, b: string): number {
   const [am = '0', an = '0'] = a.split('-');
@@ -86,8 +99,9 @@ export function compareStreamIds(a: string, b: string): number {
 /**
  * Writes and reads the retained history of the real-time edge (see `keys.ts` for the layout).
  * Writing happens in the same Lua script as the Pub/Sub PUBLISH (`scripts/append-4.lua`), so a
- * notification is never sent without being retained, nor retained without being sent (except
- * the `repair` writes after an outage, which are retained only).
+ * notification is never sent without being retained, nor retained without being sent. A late
+ * write after a Pub/Sub outage is published on the source's repair channel
+ * ({@link repairChannelFor}).
  */
 export class EdgeHistory {
   readonly keys: EdgeKeys;
@@ -114,7 +128,6 @@ export class EdgeHistory {
     channel: string,
     event: DualEvent,
     receipt: KafkaReceipt & { seq: number },
-    mode: 'publish' | 'repair',
     now = Date.now(),
   ): Promise<unknown> {
     const r = this.retention;
@@ -140,7 +153,6 @@ export class EdgeHistory {
         r.maxBytes,
         r.maxAgeMs,
         r.typeMaxEvents,
-        mode,
         this.epoch,
       ],
     );

@@ -183,7 +183,9 @@ export class RealtimeHub {
 
   private dispatch(channel: string, message: string): void {
     if (!channel.startsWith(this.prefix)) return;
-    const rest = channel.slice(this.prefix.length);
+    let rest = channel.slice(this.prefix.length);
+    // A late notification written back after an outage: sessions order it by seq.
+    if (rest.startsWith(':repair:')) rest = rest.slice(':repair:'.length);
     const colon = rest.indexOf(':');
     if (colon <= 0) return;
     const sourceType = rest.slice(0, colon);

@@ -387,7 +387,7 @@ export class Session {
     if (this.closed) return;
     if (msg.seq !== undefined) {
       const last = this.knownLast(msg);
-      if (this.last.has(msg.source) && last !== undefined && msg.seq <= last) return;
+      if (last !== undefined && msg.seq <= last) return;
       if (last !== undefined && msg.seq > last + 1) {
         this.emitReset({
           channel: this.channelOf(msg),

@@ -13,7 +13,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 class Received {
   /** Source → seqs in arrival order. */
   readonly seqs = new Map<string, number[]>();
+  /** Arrival index of each seq, per source (resets share the counter). */
+  readonly at = new Map<string, Map<number, number>>();
   readonly resets: ResetInfo[] = [];
+  readonly resetAt: number[] = [];
+  private n = 0;
   connections = 0;
   filled = 0;
 
@@ -22,6 +26,15 @@ class Received {
     let list = this.seqs.get(source);
     if (!list) this.seqs.set(source, (list = []));
     list.push(seq);
+    let at = this.at.get(source);
+    if (!at) this.at.set(source, (at = new Map()));
+    if (!at.has(seq)) at.set(seq, this.n);
+    this.n++;
+  }
+
+  reset(r: ResetInfo): void {
+    this.resets.push(r);
+    this.resetAt.push(this.n++);
   }
 
   max(source: string): number {
@@ -80,7 +93,7 @@ export class EdgeSubscribers {
         got.add(`${n.source_type}:${n.source_id}`, n.seq);
         if (meta.filled) got.filled++;
       },
-      onReset: (r) => got.resets.push(r),
+      onReset: (r) => got.reset(r),
     });
     this.typed.push({ name, channels, got, sub });
   }
@@ -120,7 +133,7 @@ export class EdgeSubscribers {
                     };
                     got.add(`${n.source_type}:${n.source_id}`, n.seq);
                   } else if (ev.event === 'reset') {
-                    got.resets.push(JSON.parse(ev.data) as ResetInfo);
+                    got.reset(JSON.parse(ev.data) as ResetInfo);
                   }
                 }
                 last = parser.lastEventId;
@@ -138,6 +151,21 @@ export class EdgeSubscribers {
         }
       })(),
     );
+  }
+
+  /** Wait (bounded) until every subscriber is subscribed. */
+  async ready(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (
+        this.typed.every((t) => t.sub.token !== undefined) &&
+        this.raw.every((r) => r.got.connections > 0)
+      ) {
+        return true;
+      }
+      await sleep(100);
+    }
+    return false;
   }
 
   /** Wait (bounded) until every subscriber reached the last seq of each source it follows. */
@@ -192,17 +220,28 @@ function judge(
   let missingUnexplained = 0;
   let missingByReset = 0;
   let sources = 0;
-  // A reset without a source (a whole aggregate channel) covers every source of the channel.
+  // A reset about the source covers the seqs between its `after` and `continues_from`. A reset
+  // of a whole aggregate channel (no source: its history was lost or trimmed) covers a missing
+  // seq when it arrived inside the hole: after the source's last seq below it and before its
+  // first seq above it.
   const covered = (source: string, seq: number) =>
-    got.resets.some((r) => {
-      if (r.source !== undefined && r.source !== source) return false;
-      if (r.source === undefined && !follows([r.channel], source)) return false;
-      const after = typeof r.after === 'number' ? r.after : 0;
-      const next =
-        typeof r.continues_from === 'number' ? r.continues_from : Number.POSITIVE_INFINITY;
-      return r.source === undefined && typeof r.after !== 'number'
-        ? true
-        : seq > after && seq < next;
+    got.resets.some((r, k) => {
+      if (r.source !== undefined) {
+        if (r.source !== source) return false;
+        const after = typeof r.after === 'number' ? r.after : 0;
+        const next = typeof r.continues_from === 'number' ? r.continues_from : Infinity;
+        return seq > after && seq < next;
+      }
+      if (!follows([r.channel], source)) return false;
+      const at = got.at.get(source) ?? new Map<number, number>();
+      let before = -1;
+      let afterIdx = Infinity;
+      for (const [s2, i] of at) {
+        if (s2 < seq) before = Math.max(before, i);
+        else if (s2 > seq) afterIdx = Math.min(afterIdx, i);
+      }
+      const i = got.resetAt[k]!;
+      return i > before && i < afterIdx;
     });
   for (const [source, max] of maxSeq) {
     if (!follows(channels, source)) continue;
@@ -242,4 +281,18 @@ function judge(
       (missingByReset > 0 ? ` (${missingByReset} events announced as missed)` : ''),
     ok: duplicates === 0 && inversions === 0 && missingUnexplained === 0,
   };
+}
+
+/** The last seq of each source in the records read from Kafka (`source-seq` header). */
+export function lastSeqs(
+  records: Array<{ key: string | null; headers: Record<string, string> }>,
+  sourceType: string,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of records) {
+    const seq = Number(r.headers['source-seq']);
+    if (!r.key?.startsWith(`${sourceType}:`) || !Number.isInteger(seq) || seq < 1) continue;
+    out.set(r.key, Math.max(out.get(r.key) ?? 0, seq));
+  }
+  return out;
 }

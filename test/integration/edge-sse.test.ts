@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createSubscribeToken, decodeResumeToken } from '../../src/realtime/index.js';
 import { subscribeQuerySchema } from '../../src/realtime/routes.js';
+import { repairChannelFor } from '../../src/realtime/history.js';
 import { AUTH, EDGE_SECRET, openSse, startEdgeStack, type EdgeStack } from '../helpers/edge-kit.js';
 import { REDIS_URL, collectPubSub, waitFor } from '../helpers/pipeline-kit.js';
 
@@ -226,7 +227,12 @@ describe('real-time edge: SSE, resume, recent events', () => {
     const put = (seq: number, mode: 'publish' | 'repair') =>
       h.append(
         writer,
-        `${stack.config.events.channelPrefix}:hole:a`,
+        mode === 'publish'
+          ? `${stack.config.events.channelPrefix}:hole:a`
+          : repairChannelFor(
+              { sourceType: 'hole', sourceId: 'a' },
+              stack.config.events.channelPrefix,
+            ),
         {
           id: `hole-${seq}-${stack.config.queue.name}`,
           type: 'push',
@@ -236,7 +242,6 @@ describe('real-time edge: SSE, resume, recent events', () => {
           payload: {},
         },
         { topic: stack.config.kafka.topic, partition: 0, offset: String(100 + seq), seq },
-        mode,
       );
     try {
       const first = await openSse(sub('channel=hole:*'), { authorization: AUTH });

@@ -8,7 +8,9 @@
   KEYS[4] type meta        (hash: trimmed = id of the last type-stream entry trimmed,
                             epoch = set once when the history of the type starts)
 
-  ARGV[1] Pub/Sub channel
+  ARGV[1] Pub/Sub channel: the source's, or its repair channel `<prefix>::repair:<type>:<id>` for a
+          late write after a Pub/Sub outage (plain subscribers of the source's channel never see
+          it out of order; the edge's one pattern subscription does, and orders it by seq)
   ARGV[2] notification JSON (ends with "}"; the stream id is appended as "pos")
   ARGV[3] entry JSON
   ARGV[4] seq
@@ -17,13 +19,10 @@
   ARGV[7] max bytes per source
   ARGV[8] max age (ms), also the keys' TTL
   ARGV[9] max entries of the type stream
-  ARGV[10] mode: "publish" (retain + PUBLISH) or "repair" (retain in the source history only: a
-           late write after a Pub/Sub outage, whose notification would arrive out of order)
-  ARGV[11] random hex, part of a new epoch when the type's history has none yet
+  ARGV[10] random hex, part of a new epoch when the type's history has none yet
 
-  Returns the position "<type-stream id>@<epoch>" of the entry, or "" when nothing was appended
-  to the type stream (repair, or the event was already retained: a duplicate record repeats its
-  seq, or it is older than what was trimmed).
+  Returns the position "<type-stream id>@<epoch>" of the entry, or "" when the event was already
+  retained (a duplicate record repeats its seq) or is older than what was trimmed.
 ]]
 local seq = tonumber(ARGV[4])
 local time = redis.call('TIME')
@@ -63,12 +62,13 @@ if #dup == 0 and seq > trimmed then
   redis.call('PEXPIRE', KEYS[1], maxAge)
   redis.call('PEXPIRE', KEYS[2], maxAge)
 
-  if ARGV[10] == 'publish' then
+  do
     -- The start time makes a new epoch even when the same writer starts the history again.
-    redis.call('HSETNX', KEYS[4], 'epoch', string.format('%x', now) .. ARGV[11])
+    redis.call('HSETNX', KEYS[4], 'epoch', string.format('%x', now) .. ARGV[10])
     local epoch = redis.call('HGET', KEYS[4], 'epoch')
+    -- prev = the highest seq of the source in the stream before this entry (a late write keeps it).
     prev = redis.call('HGET', KEYS[2], 'tlast') or '0'
-    redis.call('HSET', KEYS[2], 'tlast', seq)
+    if seq > tonumber(prev) then redis.call('HSET', KEYS[2], 'tlast', seq) end
     pos = redis.call('XADD', KEYS[3], '*', 'n', ARGV[2], 'p', prev) .. '@' .. epoch
     local len = redis.call('XLEN', KEYS[3])
     local lastTrimmed = nil
@@ -91,11 +91,9 @@ if #dup == 0 and seq > trimmed then
   end
 end
 
-if ARGV[10] == 'publish' then
-  local message = ARGV[2]
-  if pos ~= '' then
-    message = string.sub(message, 1, -2) .. ',"pos":"' .. pos .. '","prev":' .. prev .. '}'
-  end
-  redis.call('PUBLISH', ARGV[1], message)
+local message = ARGV[2]
+if pos ~= '' then
+  message = string.sub(message, 1, -2) .. ',"pos":"' .. pos .. '","prev":' .. prev .. '}'
 end
+redis.call('PUBLISH', ARGV[1], message)
 return pos
