@@ -58,17 +58,29 @@ export class RealtimeHub {
       this.dispatch(channel, message),
     );
     sub.on('close', () => {
-      if (this.subscribed) this.lostSubscription = true;
+      if (!this.subscribed) return;
+      if (!this.lostSubscription) for (const c of this.clients) c.session.suspend();
+      this.lostSubscription = true;
     });
-    // ioredis re-subscribes by itself; messages sent meanwhile were missed: read them back.
+    // Messages sent while the subscription was away were missed: once it is confirmed again
+    // (ioredis re-subscribes by itself; subscribing again to the same pattern is a no-op that
+    // tells us when it holds), every subscriber is re-synced from the history.
     sub.on('ready', () => {
       if (!this.lostSubscription || this.closed) return;
       this.lostSubscription = false;
-      this.opts.logger?.info(
-        { clients: this.clients.size },
-        'Pub/Sub subscription back: resyncing subscribers from history',
+      sub.psubscribe(`${this.prefix}*`).then(
+        () => {
+          this.opts.logger?.info(
+            { clients: this.clients.size },
+            'Pub/Sub subscription back: resyncing subscribers from history',
+          );
+          for (const c of this.clients) c.session.resync();
+        },
+        () => {
+          // Lost again before it held: the next 'ready' resyncs.
+          this.lostSubscription = true;
+        },
       );
-      for (const c of this.clients) c.session.resync();
     });
   }
 

@@ -126,6 +126,12 @@ export class Session {
   private busy = false;
   /** Set once the subscriber was told it is subscribed (a later replay is a resync). */
   private opened = false;
+  private suspendedAt: Map<string, Position> | undefined;
+  /**
+   * The history started anew while this subscriber was live (the Pub/Sub Redis lost it): a
+   * source it has not seen yet may have had events it missed, so such a source counts from 0.
+   */
+  private historyLost = false;
   closed = false;
 
   constructor(
@@ -161,6 +167,7 @@ export class Session {
   /** A live message from the hub (already matched to one of this session's channels). */
   live(msg: HubMessage): void {
     if (this.closed) return;
+    this.noteEpoch(msg);
     if (!this.busy && this.queue.length === 0 && !this.needsFill(msg)) {
       this.deliver(msg);
       return;
@@ -173,9 +180,26 @@ export class Session {
     this.pump();
   }
 
-  /** Read history again from the current positions (after the hub's subscription was lost). */
+  /**
+   * The hub's subscription is lost: remember the positions of this moment. Messages may still
+   * trickle in before it notices, and would move the positions past what it misses meanwhile.
+   */
+  suspend(): void {
+    this.suspendedAt ??= new Map(this.positions);
+  }
+
+  /**
+   * Read history again from the positions held when the subscription was lost; what was
+   * delivered since is dropped by seq.
+   */
   resync(): void {
     if (this.closed) return;
+    if (this.suspendedAt) {
+      for (const [channel, p] of this.suspendedAt) {
+        if (typeof p === 'string') this.positions.set(channel, p);
+      }
+      this.suspendedAt = undefined;
+    }
     this.queue.push({ kind: 'replay', unknownToken: false });
     this.pump();
   }
@@ -211,7 +235,7 @@ export class Session {
    * subscriber had it, or gets it before this one), so a hole there is not silent either.
    */
   private knownLast(msg: HubMessage): number | undefined {
-    return this.last.get(msg.source) ?? msg.prev;
+    return this.last.get(msg.source) ?? msg.prev ?? (this.historyLost ? 0 : undefined);
   }
 
   private needsFill(msg: HubMessage): boolean {
@@ -264,6 +288,15 @@ export class Session {
     this.markOpened();
   }
 
+  /** A message from a new epoch of its type's history: the old history was lost. */
+  private noteEpoch(msg: HubMessage): void {
+    if (this.historyLost || msg.pos === undefined) return;
+    const next = parseTypePosition(msg.pos);
+    const held = this.positions.get(`${msg.sourceType}:*`);
+    const cur = typeof held === 'string' ? parseTypePosition(held) : undefined;
+    if (next && cur?.epoch && next.epoch && cur.epoch !== next.epoch) this.historyLost = true;
+  }
+
   private markOpened(): void {
     this.opened = true;
     this.sink.opened(
@@ -309,6 +342,7 @@ export class Session {
           // the token's position means nothing there. A live subscriber knows each source's last
           // seq and needs no reset; a resuming one is told.
           if (!this.opened) this.emitReset({ channel: c.name, reason: 'expired', after: p! });
+          else this.historyLost = true;
           after = '0-0';
           page = await h.readType(this.ctx.reader, c.sourceType, after, this.ctx.pageSize);
         } else if (first && compareStreamIds(page.trimmed, after) > 0) {
@@ -333,8 +367,9 @@ export class Session {
   }
 
   private async liveWithFill(msg: HubMessage): Promise<void> {
+    this.noteEpoch(msg);
     if (this.needsFill(msg)) {
-      if (!this.last.has(msg.source)) this.last.set(msg.source, msg.prev!);
+      if (!this.last.has(msg.source)) this.last.set(msg.source, this.knownLast(msg)!);
       await this.fillSource(this.channelOf(msg), msg.sourceType, msg.sourceId, msg.seq!);
     }
     this.deliver(msg);

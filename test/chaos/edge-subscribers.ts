@@ -60,6 +60,8 @@ export interface SubscriberVerdict {
   resets: number;
   /** Resets by reason, with what they covered. */
   resetDetail: string;
+  /** A few of the unexplained missing ones, `source#seq`. */
+  missingSamples: string[];
   ok: boolean;
 }
 
@@ -220,6 +222,7 @@ function judge(
   let missingUnexplained = 0;
   let missingByReset = 0;
   let sources = 0;
+  const samples: string[] = [];
   // A reset about the source covers the seqs between its `after` and `continues_from`. A reset
   // of a whole aggregate channel (no source: its history was lost or trimmed) covers a missing
   // seq when it arrived inside the hole: after the source's last seq below it and before its
@@ -259,7 +262,11 @@ function judge(
     for (let s = 1; s <= max; s++) {
       if (seen.has(s)) continue;
       if (covered(source, s)) missingByReset++;
-      else missingUnexplained++;
+      else {
+        missingUnexplained++;
+        if (samples.length < 10)
+          samples.push(`${source}#${s} (got ${list.join(',')}; last ${max})`);
+      }
     }
   }
   const byReason = new Map<string, number>();
@@ -279,6 +286,7 @@ function judge(
     resetDetail:
       [...byReason].map(([k, v]) => `${v} ${k}`).join(', ') +
       (missingByReset > 0 ? ` (${missingByReset} events announced as missed)` : ''),
+    missingSamples: samples,
     ok: duplicates === 0 && inversions === 0 && missingUnexplained === 0,
   };
 }

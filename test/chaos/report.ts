@@ -125,7 +125,7 @@ export function buildReport(input: ReportInput): ChaosReport {
         ? bad
             .map(
               (v) =>
-                `${v.name}: ${v.missingUnexplained} missing without a reset, ${v.duplicates} twice, ${v.inversions} out of order`,
+                `${v.name}: ${v.missingUnexplained} missing without a reset (${v.missingSamples.join(' ')}), ${v.duplicates} twice, ${v.inversions} out of order`,
             )
             .join('; ')
         : `${subs.length} subscribers: every event in seq order, or an explicit reset`,
