@@ -36,7 +36,7 @@ if (!existsSync(cli)) {
 // SIGTERM/SIGINT sent to us alone (docker stop through npm, `kill <pid>`) are passed on. A signal
 // sent to the whole process group (Ctrl+C, systemd, `timeout`) reaches the child directly as well,
 // so it sees two copies a few ms apart: the CLI counts copies that close together as one request
-// (src/queue/signal-gate.ts), and only a later signal forces exit.
+// (src/lifecycle/signal-gate.ts), and only a later signal forces exit.
 const child = spawn(process.execPath, [cli, 'start', ...args], { cwd: root, stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {

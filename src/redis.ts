@@ -28,3 +28,16 @@ export function createRedis(url: string, options: CreateRedisOptions = {}): Redi
     ...options.extra,
   });
 }
+
+/**
+ * Create consumer group `group` on stream `key` (and the stream, when missing), reading from the
+ * start: entries added before the first consumer started are delivered too. An existing group is
+ * left as it is.
+ */
+export async function ensureGroup(redis: Redis, key: string, group: string): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', key, group, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!String(err).includes('BUSYGROUP')) throw err;
+  }
+}

@@ -2,23 +2,18 @@ import { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
 import { orderKeys } from '../order/index.js';
+import { mergeKeyspaceFlags } from '../ownership/index.js';
 import { createKafkaClient } from '../publisher/kafka-client.js';
 import { inspectTopic } from '../publisher/topic-admin.js';
 import { createRedis } from '../redis.js';
 import { action, EXIT } from './errors.js';
 import { addConfigFlags, configFrom } from './options.js';
+import type { CheckLine } from './check-line.js';
 import { topicCheck } from './topic-check.js';
 
-const GROUPS = ['connection'] as const;
+export type { CheckLine } from './check-line.js';
 
-/** Outcome of one doctor check. */
-export interface CheckLine {
-  status: 'OK' | 'WARN' | 'FAIL';
-  name: string;
-  detail: string;
-  /** What to do about a WARN or FAIL. */
-  fix?: string;
-}
+const GROUPS = ['connection'] as const;
 
 /** BullMQ 6 refuses Redis below this version. */
 export const REDIS_MIN_VERSION = '5.0.0';
@@ -51,15 +46,8 @@ export function keyspaceEventsCheck(flags: string): CheckLine {
     status: 'WARN',
     name: 'keyspace events',
     detail: `notify-keyspace-events="${flags}" lacks ${[hasE ? '' : 'E', hasX ? '' : 'x'].join('')}: lock expiries are only found by the periodic sweep (slower failover)`,
-    fix: `redis-cli CONFIG SET notify-keyspace-events "${addFlags(flags)}" (the ingester adds them itself when CONFIG is allowed)`,
+    fix: `redis-cli CONFIG SET notify-keyspace-events "${mergeKeyspaceFlags(flags)}" (the ingester adds them itself when CONFIG is allowed)`,
   };
-}
-
-function addFlags(flags: string): string {
-  let out = flags;
-  if (!out.includes('E')) out += 'E';
-  if (!out.includes('x') && !out.includes('A')) out += 'x';
-  return out;
 }
 
 /** Hide the password of a redis:// URL. */

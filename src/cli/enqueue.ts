@@ -1,14 +1,14 @@
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { retry } from '../async.js';
 import { BackpressureError } from '../errors.js';
-import { safeParseEvent, type DualEvent } from '../events/index.js';
+import { describeIssues, validateBatch, type DualEvent } from '../events/index.js';
 import { createRedis } from '../redis.js';
 import { createPublishQueue, enqueueValidated } from '../queue/index.js';
 import { action, EXIT, UsageError } from './errors.js';
-import { addConfigFlags, configFrom } from './options.js';
+import { addConfigFlags, configFrom, positiveInt } from './options.js';
 import { createProgress } from './progress.js';
 
 const GROUPS = ['queue'] as const;
@@ -19,32 +19,45 @@ export interface RejectedLine {
   reason: string;
 }
 
-/** Outcome of reading one NDJSON line. */
+/** Outcome of reading one NDJSON line: its JSON value (not validated yet) or why it has none. */
 export type ParsedLine =
-  { kind: 'blank' } | { kind: 'event'; event: DualEvent } | { kind: 'rejected'; reason: string };
+  { kind: 'blank' } | { kind: 'value'; value: unknown } | { kind: 'rejected'; reason: string };
 
-/** Parse one NDJSON line into an event or a readable reason. */
-export function parseNdjsonLine(text: string, maxPayloadBytes: number): ParsedLine {
+/** Parse one NDJSON line into a JSON value or a readable reason. */
+export function parseNdjsonLine(text: string): ParsedLine {
   if (text.trim() === '') return { kind: 'blank' };
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return { kind: 'value', value: JSON.parse(text) as unknown };
   } catch (err) {
     return { kind: 'rejected', reason: `malformed JSON: ${(err as Error).message}` };
   }
-  const r = safeParseEvent(value, { maxPayloadBytes });
-  if (r.success) return { kind: 'event', event: r.event };
-  return {
-    kind: 'rejected',
-    reason: r.error.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '),
-  };
 }
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError('must be a positive whole number');
-  return n;
+/** A JSON value read from one line of the input. */
+export interface ValueLine {
+  line: number;
+  value: unknown;
+}
+
+/**
+ * Validate the values of a batch of lines with the batch validator: the events to enqueue, and
+ * each invalid one as a rejected line with its reasons.
+ */
+export function validateLines(
+  lines: readonly ValueLine[],
+  maxPayloadBytes: number,
+): { events: DualEvent[]; rejected: RejectedLine[] } {
+  const { events, rejected } = validateBatch(
+    lines.map((l) => l.value),
+    { maxPayloadBytes },
+  );
+  return {
+    events,
+    rejected: rejected.map((r) => ({
+      line: lines[r.index]?.line ?? 0,
+      reason: describeIssues(r.issues),
+    })),
+  };
 }
 
 /** `dualstream enqueue [file]`: NDJSON events from a file or stdin into the publish queue. */
@@ -81,29 +94,30 @@ export function enqueueCommand(): Command {
       const rejected: RejectedLine[] = [];
       let accepted = 0;
       let duplicates = 0;
-      let batch: DualEvent[] = [];
+      let batch: ValueLine[] = [];
       const flush = async () => {
         if (batch.length === 0) return;
-        const events = batch;
+        const checked = validateLines(batch, config.events.maxPayloadBytes);
         batch = [];
-        for (;;) {
-          try {
-            const result = await enqueueValidated(queue, events, {
+        rejected.push(...checked.rejected);
+        const { events } = checked;
+        if (events.length === 0) return;
+        // A bulk load waits for the workers instead of giving up: the queue drains.
+        const result = await retry(
+          () =>
+            enqueueValidated(queue, events, {
               maxQueueDepth: config.queue.maxQueueDepth,
               timeoutMs: config.queue.backpressureTimeoutMs,
-            });
-            accepted += result.length;
-            duplicates += result.filter((r) => r.duplicate).length;
-            return;
-          } catch (err) {
-            // A bulk load waits for the workers instead of giving up: the queue drains.
-            if (err instanceof BackpressureError) {
-              await sleep(err.retryAfterMs);
-              continue;
-            }
-            throw err;
-          }
-        }
+            }),
+          {
+            retries: Infinity,
+            initialMs: 1000,
+            retriable: (err) => err instanceof BackpressureError,
+            delayOf: (err) => (err instanceof BackpressureError ? err.retryAfterMs : undefined),
+          },
+        );
+        accepted += result.length;
+        duplicates += result.filter((r) => r.duplicate).length;
       };
       try {
         const lines = createInterface({ input, crlfDelay: Infinity });
@@ -111,8 +125,8 @@ export function enqueueCommand(): Command {
         for await (const text of lines) {
           lineNo += 1;
           if (totalBytes > 0) progress.increment(Buffer.byteLength(text) + 1);
-          const parsed = parseNdjsonLine(text, config.events.maxPayloadBytes);
-          if (parsed.kind === 'event') batch.push(parsed.event);
+          const parsed = parseNdjsonLine(text);
+          if (parsed.kind === 'value') batch.push({ line: lineNo, value: parsed.value });
           else if (parsed.kind === 'rejected')
             rejected.push({ line: lineNo, reason: parsed.reason });
           if (batch.length >= batchSize) await flush();
@@ -131,6 +145,8 @@ export function enqueueCommand(): Command {
           (duplicates ? `, skipped ${plural(duplicates, 'duplicate')} (id already enqueued)` : '') +
           `, rejected ${plural(rejected.length, 'line')}\n`,
       );
+      // Malformed lines are known at once, invalid events when their batch is validated.
+      rejected.sort((a, b) => a.line - b.line);
       for (const r of rejected) process.stdout.write(`  line ${r.line}: ${r.reason}\n`);
       return rejected.length > 0 ? EXIT.failure : EXIT.ok;
     }),

@@ -1,4 +1,5 @@
 import type { Job, Queue } from 'bullmq';
+import { sleep } from '../async.js';
 
 /** Filters of `retry-failed`; all given filters must match. */
 export interface FailedJobFilter {
@@ -143,7 +144,7 @@ export async function watchOutcome(
     }
     open = still;
     if (open.length === 0 || Date.now() >= deadline) break;
-    await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+    await sleep(options.pollMs ?? 250);
   }
   return { completed, failedAgain, pending: open.length };
 }

@@ -1,15 +1,8 @@
 import { Command } from 'commander';
 import { action, EXIT } from './errors.js';
 
-/** The functions of scripts/infra.mjs the CLI calls (typed in scripts/infra.d.mts). */
-interface InfraModule {
-  infraUp(opts?: Record<string, unknown>): Promise<unknown>;
-  infraDown(opts?: Record<string, unknown>): Promise<unknown>;
-  infraStatus(opts?: Record<string, unknown>): Promise<{
-    kafka: { state: string };
-    redis: { state: string };
-  }>;
-}
+/** scripts/infra.mjs, typed by scripts/infra.d.mts (the one declaration of its API). */
+type InfraModule = typeof import('../../scripts/infra.mjs');
 
 // src/cli/ and dist/cli/ sit at the same depth, so the script is two levels up from either.
 const INFRA_URL = new URL('../../scripts/infra.mjs', import.meta.url);

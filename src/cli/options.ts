@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig, type DualstreamConfig, type EnvVar } from '../config/index.js';
 
 /** A command-line flag that overrides one environment variable. */
@@ -188,4 +188,13 @@ export function parseDuration(text: string): number {
   const unit = m[2] ?? 'ms';
   const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
   return Math.round(n * factor);
+}
+
+/** Commander argument parser of a flag that takes a positive whole number. */
+export function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError('must be a positive whole number');
+  }
+  return n;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { boardCommand } from './board.js';
 import { doctorCommand } from './doctor.js';
@@ -12,13 +13,21 @@ import { tokenCommand } from './token.js';
 import { topicCommand } from './topic.js';
 import { workerCommand } from './worker.js';
 
+/** The package's version, from its package.json (src/cli and dist/cli are two levels down). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 /** Build the `dualstream` command with all subcommands. */
 export function createProgram(): Command {
   const program = new Command('dualstream')
     .description(
       'BullMQ jobs published to Kafka (durable) and Redis Pub/Sub (instant), with Bull Board. Flags override environment variables.',
     )
-    .version('0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
   for (const cmd of [

@@ -9,15 +9,10 @@ import {
   watchOutcome,
   type FailedJobFilter,
 } from './failed-jobs.js';
-import { addConfigFlags, configFrom, parseDuration } from './options.js';
+import { addConfigFlags, configFrom, parseDuration, positiveInt } from './options.js';
 import { createProgress } from './progress.js';
 
-export {
-  matchesFilter,
-  failedAsInvalid,
-  type FailedJobFilter,
-  type FailedJobSummary,
-} from './failed-jobs.js';
+export { matchesFilter, failedAsInvalid, type FailedJobFilter } from './failed-jobs.js';
 
 const GROUPS = ['queue'] as const;
 
@@ -35,13 +30,6 @@ function durationArg(v: string): number {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError('must be a positive whole number');
-  return n;
 }
 
 /** `dualstream retry-failed`: move failed jobs back to waiting and report what became of them. */

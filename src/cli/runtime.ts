@@ -7,8 +7,9 @@ import { createRedis } from '../redis.js';
 import { createDualPublisher } from '../publisher/index.js';
 import { ensureTopicAtStartup } from '../publisher/topic-admin.js';
 import { createPublishQueue, createPublishWorker } from '../queue/index.js';
-import { SignalGate } from '../queue/signal-gate.js';
-import { createIngester, ownershipQueueName } from '../ownership/index.js';
+import { Releasers, onShutdownSignals } from '../lifecycle/lifecycle.js';
+import { createIngester } from '../ingest/index.js';
+import { ownershipQueueName } from '../ownership/index.js';
 import { createApp } from '../server/app.js';
 import { createKafkaPing, type KafkaPing } from '../server/kafka-ping.js';
 import { startServer } from '../server/listen.js';
@@ -31,8 +32,11 @@ export interface Running {
   /** `http://<host>:<port>/metrics` of the metrics-only endpoint (`METRICS_PORT`), when serving one. */
   metricsUrl?: string;
   logger: Logger;
-  /** Stop in order: HTTP, demo, ingester, worker (finishing active jobs), publisher, connections. */
-  close(): Promise<void>;
+  /**
+   * Stop in order: HTTP, demo, ingester, worker (finishing active jobs), publisher, connections.
+   * Resolves whether every part closed cleanly (failures are logged).
+   */
+  close(): Promise<boolean>;
 }
 
 /**
@@ -42,30 +46,21 @@ export interface Running {
 export async function runParts(config: DualstreamConfig, parts: Parts): Promise<Running> {
   const logger = createLogger(config.logLevel);
   const metrics = new DualstreamMetrics({ defaultMetrics: true });
-  const closers: Array<{ name: string; close: () => Promise<unknown> }> = [];
-  const close = async () => {
-    for (const c of closers.reverse()) {
-      try {
-        await c.close();
-      } catch (err) {
-        logger.warn({ err, part: c.name }, 'error while closing');
-      }
-    }
-    closers.length = 0;
-  };
+  const releasers = new Releasers(logger);
+  const close = () => releasers.releaseAll();
   try {
     const redis: Redis = createRedis(config.redis.url, { name: 'dualstream-queue' });
     redis.on('error', (err) => logger.debug({ err }, 'queue Redis connection error'));
-    closers.push({ name: 'redis', close: () => redis.quit() });
+    releasers.add('redis', () => redis.quit());
     let pubsubRedis: Redis | undefined;
     if (config.redis.pubsubUrl !== config.redis.url) {
       const r = createRedis(config.redis.pubsubUrl, { name: 'dualstream-pubsub-check' });
       r.on('error', (err) => logger.debug({ err }, 'Pub/Sub Redis connection error'));
-      closers.push({ name: 'pubsub redis', close: () => r.quit() });
+      releasers.add('pubsub redis', () => r.quit());
       pubsubRedis = r;
     }
     const publishQueue = createPublishQueue(config, { connection: redis });
-    closers.push({ name: 'publish queue', close: () => publishQueue.close() });
+    releasers.add('publish queue', () => publishQueue.close());
 
     let publisher: ReturnType<typeof createDualPublisher> | undefined;
     let kafkaPing: KafkaPing | undefined;
@@ -74,9 +69,9 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
       // first with its defaults.
       await ensureTopicAtStartup(config, logger);
       publisher = createDualPublisher(config, { logger, metrics });
-      closers.push({ name: 'publisher', close: () => publisher!.close() });
+      releasers.add('publisher', () => publisher!.close());
       const worker = createPublishWorker(config, { publisher, logger, metrics });
-      closers.push({ name: 'publish worker', close: () => worker.close() });
+      releasers.add('publish worker', () => worker.close());
       logger.info(
         {
           queue: config.queue.name,
@@ -90,12 +85,12 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
       );
     } else if (parts.server) {
       kafkaPing = createKafkaPing(config);
-      closers.push({ name: 'kafka ping', close: () => kafkaPing!.close() });
+      releasers.add('kafka ping', () => kafkaPing!.close());
     }
     if (parts.ingest) {
       const ingester = createIngester(config, { publishQueue, logger, metrics });
       await ingester.start();
-      closers.push({ name: 'ingester', close: () => ingester.close() });
+      releasers.add('ingester', () => ingester.close());
     }
     let url: string | undefined;
     if (parts.server) {
@@ -103,14 +98,13 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
         connection: redis,
         prefix: config.redis.prefix,
       });
-      closers.push({ name: 'ownership queue', close: () => ownershipQueue.close() });
+      releasers.add('ownership queue', () => ownershipQueue.close());
       const extraQueues = config.server.extraQueues.map(
         (name) => new Queue(name, { connection: redis, prefix: config.redis.prefix }),
       );
-      for (const q of extraQueues)
-        closers.push({ name: `queue ${q.name}`, close: () => q.close() });
+      for (const q of extraQueues) releasers.add(`queue ${q.name}`, () => q.close());
       const realtime = createRealtimeEdge(config, { metrics, logger });
-      closers.push({ name: 'realtime edge', close: () => realtime.close() });
+      releasers.add('realtime edge', () => realtime.close());
       await realtime.start();
       const app = createApp({
         config,
@@ -127,9 +121,9 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
       });
       const started = await startServer(app, config, logger);
       realtime.attach(started.server);
-      closers.push({ name: 'http server', close: () => started.close() });
-      // Closed before the HTTP server (closers run in reverse): subscribers hold connections open.
-      closers.push({ name: 'realtime subscribers', close: () => realtime.hub.close() });
+      releasers.add('http server', () => started.close());
+      // Released before the HTTP server (last in, first out): subscribers hold connections open.
+      releasers.add('realtime subscribers', () => realtime.hub.close());
       url = started.url;
     }
     let metricsUrl: string | undefined;
@@ -140,12 +134,12 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
         metrics,
         logger,
       });
-      closers.push({ name: 'metrics server', close: () => started.close() });
+      releasers.add('metrics server', () => started.close());
       metricsUrl = `${started.url}/metrics`;
     }
     if (parts.demo) {
       const demo = await startDemo(config, { publishQueue, logger });
-      closers.push({ name: 'demo', close: () => demo.close() });
+      releasers.add('demo', () => demo.close());
     }
     return { ...(url ? { url } : {}), ...(metricsUrl ? { metricsUrl } : {}), logger, close };
   } catch (err) {
@@ -154,48 +148,10 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
   }
 }
 
-/** Log the start-up line of a `worker`/`ingest` process, with its metrics URL when it has one. */
-export function logRunning(running: Running, what: string): void {
-  if (running.metricsUrl) {
-    running.logger.info(
-      { metricsUrl: running.metricsUrl },
-      `${what}; metrics at ${running.metricsUrl}`,
-    );
-  } else {
-    running.logger.info(what);
-  }
-}
-
 /**
- * Stop gracefully on SIGTERM/SIGINT: stop taking work, finish active jobs, flush, disconnect. A
- * second signal more than a second later exits at once; the copy that a process-group signal
- * delivers through a forwarding parent (`npm start`) within that second is ignored.
+ * Stop gracefully on SIGTERM/SIGINT: stop taking work, finish active jobs, flush, disconnect
+ * (see {@link onShutdownSignals} for a second signal and the exit codes).
  */
-export function onShutdownSignal(
-  running: Running,
-  exit: (code: number) => void = process.exit,
-): void {
-  const gate = new SignalGate();
-  const handler = (signal: NodeJS.Signals) => {
-    const verdict = gate.receive();
-    if (verdict === 'duplicate') {
-      running.logger.debug({ signal }, 'same signal again (process group and parent): ignored');
-      return;
-    }
-    if (verdict === 'force') {
-      running.logger.warn({ signal }, 'second signal: exiting without waiting');
-      exit(130);
-      return;
-    }
-    running.logger.info({ signal }, 'shutting down gracefully');
-    running.close().then(
-      () => exit(0),
-      (err: unknown) => {
-        running.logger.error({ err }, 'error during shutdown');
-        exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
+export function onShutdownSignal(running: Running): void {
+  onShutdownSignals(() => running.close(), running.logger);
 }

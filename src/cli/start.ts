@@ -1,37 +1,31 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { assertSecureBinding } from '../server/security.js';
 import { bannerLines, withStartCredentials } from './credentials.js';
-import { action } from './errors.js';
-import { addConfigFlags, configFrom } from './options.js';
-
-const GROUPS = ['connection', 'worker', 'ingest', 'server'] as const;
+import { processCommand } from './process-command.js';
 
 /** `dualstream start`: publish worker, ingester and HTTP server in one process. */
 export function startCommand(): Command {
-  const cmd = new Command('start')
-    .description(
+  return processCommand({
+    name: 'start',
+    description:
       'run everything in one process: publish worker, stream ingester and HTTP server (Bull Board)',
-    )
-    .option('--demo', 'also run a small demo producer (one event fails on purpose)');
-  addConfigFlags(cmd, ...GROUPS);
-  cmd.action(
-    action(async (opts: Record<string, unknown>) => {
-      // Loaded on use, so `--help` and flag errors answer without loading Kafka and BullMQ.
-      const { onShutdownSignal, runParts } = await import('./runtime.js');
-      const chosen = withStartCredentials(configFrom(opts, ...GROUPS));
+    groups: ['connection', 'worker', 'ingest', 'server'],
+    configure: (cmd) =>
+      void cmd.option('--demo', 'also run a small demo producer (one event fails on purpose)'),
+    run: async (config, opts, start) => {
+      const chosen = withStartCredentials(config);
       assertSecureBinding(chosen.config);
-      const running = await runParts(chosen.config, {
+      const demo = opts.demo === true;
+      const running = await start(chosen.config, {
         worker: true,
         ingest: true,
         server: true,
-        demo: opts.demo === true,
+        demo,
       });
-      onShutdownSignal(running);
-      process.stdout.write(`dualstream is running${opts.demo ? ' (demo)' : ''}\n`);
+      process.stdout.write(`dualstream is running${demo ? ' (demo)' : ''}\n`);
       process.stdout.write(
         bannerLines(running.url ?? '', chosen.config, chosen.source).join('\n') + '\n',
       );
-    }),
-  );
-  return cmd;
+    },
+  });
 }

@@ -1,6 +1,6 @@
 import type { DualstreamConfig } from '../config/index.js';
 import type { TopicInspection } from '../publisher/topic-admin.js';
-import type { CheckLine } from './doctor.js';
+import type { CheckLine } from './check-line.js';
 
 /**
  * `doctor`'s verdict on the events topic. A missing topic is a problem only when nothing will

@@ -1,15 +1,8 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { action, EXIT } from './errors.js';
-import { addConfigFlags, configFrom } from './options.js';
+import { addConfigFlags, configFrom, positiveInt } from './options.js';
 
 const GROUPS = ['kafka'] as const;
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError('must be a positive whole number');
-  return n;
-}
 
 /** `dualstream topic create`: create the events topic (what the worker does at start-up). */
 export function topicCommand(): Command {

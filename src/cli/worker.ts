@@ -1,27 +1,16 @@
-import { Command } from 'commander';
-import { action } from './errors.js';
-import { addConfigFlags, configFrom } from './options.js';
-
-const GROUPS = ['connection', 'worker', 'metrics'] as const;
+import type { Command } from 'commander';
+import { logRunning, processCommand } from './process-command.js';
 
 /** `dualstream worker`: only the publish worker (scale out by running several). */
 export function workerCommand(): Command {
-  const cmd = new Command('worker').description(
-    'run only the publish worker (Kafka, then Redis Pub/Sub); run several to scale out',
-  );
-  addConfigFlags(cmd, ...GROUPS);
-  cmd.action(
-    action(async (opts: Record<string, unknown>) => {
-      // Loaded on use, so `--help` and flag errors answer without loading Kafka and BullMQ.
-      const { logRunning, onShutdownSignal, runParts } = await import('./runtime.js');
-      const running = await runParts(configFrom(opts, ...GROUPS), {
-        worker: true,
-        ingest: false,
-        server: false,
-      });
-      onShutdownSignal(running);
+  return processCommand({
+    name: 'worker',
+    description:
+      'run only the publish worker (Kafka, then Redis Pub/Sub); run several to scale out',
+    groups: ['connection', 'worker', 'metrics'],
+    run: async (config, _opts, start) => {
+      const running = await start(config, { worker: true, ingest: false, server: false });
       logRunning(running, 'publish worker running');
-    }),
-  );
-  return cmd;
+    },
+  });
 }

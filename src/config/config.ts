@@ -19,23 +19,23 @@ export interface KafkaConnectionConfig {
  */
 export interface DualstreamConfig {
   kafka: KafkaConnectionConfig & {
-    /** Default topic for events. @defaultValue `events` */
+    /** Default topic for events. Default: `events` */
     topic: string;
-    /** Linger window for coalescing produce requests. @defaultValue 5 ms */
+    /** Linger window for coalescing produce requests. Default: 5 ms */
     lingerMs: number;
-    /** Records per produce request at most. @defaultValue 1000 */
+    /** Records per produce request at most. Default: 1000 */
     batchMaxCount: number;
-    /** Bytes per produce request at most. @defaultValue 1 MiB */
+    /** Bytes per produce request at most. Default: 1 MiB */
     batchMaxBytes: number;
-    /** Bytes accepted but not yet acknowledged at most. @defaultValue 64 MiB */
+    /** Bytes accepted but not yet acknowledged at most. Default: 64 MiB */
     maxInflightBytes: number;
-    /** Consecutive failed produce requests before the worker cools down. @defaultValue 3 */
+    /** Consecutive failed produce requests before the worker cools down. Default: 3 */
     failureThreshold: number;
-    /** Cool-down when Kafka looks down. @defaultValue 5000 ms */
+    /** Cool-down when Kafka looks down. Default: 5000 ms */
     cooldownMs: number;
     /** Creating `topic` when it is missing (worker start-up, `dualstream topic create`). */
     topicCreation: {
-      /** The worker creates the topic at start-up. @defaultValue true */
+      /** The worker creates the topic at start-up. Default: true */
       enabled: boolean;
       /** @defaultValue the broker's `num.partitions` */
       partitions?: number;
@@ -44,59 +44,59 @@ export interface DualstreamConfig {
     };
   };
   redis: {
-    /** Redis holding the BullMQ queues. @defaultValue `redis://127.0.0.1:6379` */
+    /** Redis holding the BullMQ queues. Default: `redis://127.0.0.1:6379` */
     url: string;
-    /** Redis receiving Pub/Sub notifications. @defaultValue same as `url` */
+    /** Redis receiving Pub/Sub notifications. Default: same as `url` */
     pubsubUrl: string;
-    /** BullMQ key prefix. @defaultValue `bull` */
+    /** BullMQ key prefix. Default: `bull` */
     prefix: string;
   };
   queue: {
-    /** @defaultValue `dualstream-publish` */
+    /** Default: `dualstream-publish` */
     name: string;
-    /** @defaultValue 256 */
+    /** Default: 256 */
     concurrency: number;
-    /** @defaultValue 12 */
+    /** Default: 12 */
     attempts: number;
-    /** Base delay of the exponential backoff. @defaultValue 1000 ms */
+    /** Base delay of the exponential backoff. Default: 1000 ms */
     backoffDelayMs: number;
-    /** Completed jobs are kept this long, which is also the jobId de-duplication window. @defaultValue 86400 s */
+    /** Completed jobs are kept this long, which is also the jobId de-duplication window. Default: 86400 s */
     keepCompletedSeconds: number;
-    /** @defaultValue 1 000 000 */
+    /** Default: 1 000 000 */
     keepCompletedCount: number;
-    /** @defaultValue 1 000 000 */
+    /** Default: 1 000 000 */
     maxQueueDepth: number;
-    /** @defaultValue 5000 ms */
+    /** Default: 5000 ms */
     backpressureTimeoutMs: number;
   };
   order: {
     /**
      * `source`: events of one source reach Kafka in enqueue order, numbered by a gap-free
      * `source-seq`, with any number of workers. `none`: unordered, for maximum throughput.
-     * Every worker of a queue must use the same mode. @defaultValue `source`
+     * Every worker of a queue must use the same mode. Default: `source`
      */
     mode: 'source' | 'none';
     /**
      * What a job that fails for good does to its source: `continue` (it never gets a seq; later
      * events go on) or `block` (the source is held until the job is retried or removed).
-     * @defaultValue `continue`
+     * Default: `continue`
      */
     onFailure: 'continue' | 'block';
   };
   events: {
-    /** @defaultValue 1 MiB */
+    /** Default: 1 MiB */
     maxPayloadBytes: number;
-    /** Pub/Sub channels are `<channelPrefix>:<sourceType>:<sourceId>`. @defaultValue `events` */
+    /** Pub/Sub channels are `<channelPrefix>:<sourceType>:<sourceId>`. Default: `events` */
     channelPrefix: string;
   };
   ownership: {
-    /** @defaultValue `dualstream` */
+    /** Default: `dualstream` */
     service: string;
-    /** @defaultValue 2000 ms */
+    /** Default: 2000 ms */
     lockTtlMs: number;
-    /** @defaultValue lockTtlMs / 3 */
+    /** Default: lockTtlMs / 3 */
     extendIntervalMs: number;
-    /** @defaultValue 5000 ms */
+    /** Default: 5000 ms */
     sweepIntervalMs: number;
   };
   server: {

@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: admission, waiting and the reaction to a failed Kafka request share
+// one process's state (unacknowledged sends per source, the failure counter, the local waiters);
+// split apart they would pass that state around. The Redis side is in order-scripts.ts.
 // One class, ~380 lines, on purpose: admission, waiting and the Kafka failure listener share one
 // process's state (jobs sent and not acknowledged, the failure counter, the local waiters), and
 // splitting them would pass that state around. The Redis side is in order-scripts.ts.
@@ -6,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { safeEmitError, sleep } from '../async.js';
 import { DualstreamError } from '../errors.js';
 import type { KafkaReceipt } from '../events/index.js';
 import { RateLimitedLog, type Logger } from '../logger.js';
@@ -23,26 +27,26 @@ export interface OrderWaitOptions {
   /**
    * The earlier job it waits for is active in a worker that holds its BullMQ lock, so it should
    * make progress soon: wait in the slot this long. (A killed worker's lock lingers until it
-   * expires, so this is not longer.) @defaultValue 2000 ms
+   * expires, so this is not longer.) Default: 2000 ms
    */
   liveMs: number;
   /**
    * The earlier job is not active (waiting, delayed for a retry, or its worker died): step
-   * aside soon, so that slots never all wait for a job that needs one. @defaultValue 200 ms
+   * aside soon, so that slots never all wait for a job that needs one. Default: 200 ms
    */
   idleMs: number;
   /**
    * First delay when stepping aside; doubles per step, up to `delayMaxMs`. A parked job comes
    * back earlier, at the front of the wait list, as soon as its source's head moves.
-   * @defaultValue 1000 ms
+   * Default: 1000 ms
    */
   delayBaseMs: number;
-  /** @defaultValue 10000 ms */
+  /** Default: 10000 ms */
   delayMaxMs: number;
   /**
    * Jobs of this process that may wait in their slots at once for a job that is not active;
    * beyond that such a job steps aside at once, so that waiting never takes every slot.
-   * @defaultValue 64 (the worker passes half its concurrency)
+   * Default: 64 (the worker passes half its concurrency)
    */
   maxWaiting: number;
 }
@@ -352,7 +356,7 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
       } catch (err) {
         if (this.closed) return;
         this.emitError(err);
-        await new Promise((r) => setTimeout(r, 1000).unref());
+        await sleep(1000, { unref: true });
       }
     }
   }
@@ -368,15 +372,8 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
   }
 
   private emitError(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
-    if (this.listenerCount('error') > 0) {
-      try {
-        this.emit('error', e);
-        return;
-      } catch {
-        // A throwing listener must not kill the loop; fall through to the log.
-      }
-    }
-    this.warn?.warn('order-error', { err: { message: e.message } }, 'source order loop failed');
+    safeEmitError(this, err, (e) =>
+      this.warn?.warn('order-error', { err: { message: e.message } }, 'source order loop failed'),
+    );
   }
 }

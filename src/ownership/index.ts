@@ -2,7 +2,6 @@ export {
   LBS_FIELD,
   lbsKey,
   lbsGroup,
-  ingestGroup,
   ownershipQueueName,
   lockKey,
   metaKey,
@@ -16,21 +15,22 @@ export {
   type LbsEntry,
   type StreamInfo,
 } from './lbs.js';
+export { StreamOwnershipClient } from './stream-ownership-client.js';
+export { defaultConsumerId, type StreamOwnershipClientOptions } from './client-options.js';
 export {
-  StreamOwnershipClient,
-  defaultConsumerId,
-  type StreamOwnershipClientOptions,
-  type StreamOwnershipEvents,
   type OwnershipNotification,
   type StreamAddedNotification,
   type StreamClaimedNotification,
   type StreamExpiredNotification,
   type StreamDisownedNotification,
+  type StreamOwnershipEvents,
+} from './notifications.js';
+export {
   type ClaimJobData,
   type ClaimResult,
   type ClaimReason,
   type SweepResult,
-} from './stream-ownership-client.js';
+} from './claim-queue.js';
 export { StreamLease } from './stream-lease.js';
 export {
   LockExtender,
@@ -42,11 +42,5 @@ export {
   enableExpiredEvents,
   type KeyspaceSetup,
 } from './keyspace-listener.js';
-export { createIngester, type Ingester, type IngesterDeps } from './ingester.js';
-export {
-  EVENT_FIELD,
-  deriveEventId,
-  entryToPublishJob,
-  type PublishJobSpec,
-} from './ingest-job.js';
 export { findOrphans, type Orphan } from './find-orphans.js';
+export { streamReply, type StreamEntries } from './stream-reply.js';

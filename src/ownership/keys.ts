@@ -22,11 +22,6 @@ export function lbsGroup(service: string): string {
   return `${service}-group`;
 }
 
-/** Consumer group the ingester creates on every data stream. */
-export function ingestGroup(service: string): string {
-  return `${service}-ingest`;
-}
-
 /** BullMQ queue holding claim jobs and the sweep scheduler. */
 export function ownershipQueueName(service: string): string {
   return `${service}-ownership`;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
+import { safeEmitError } from '../async.js';
 import type { Logger } from '../logger.js';
 import { expiredChannel } from './keys.js';
 
@@ -95,9 +96,7 @@ export class KeyspaceListener extends EventEmitter<KeyspaceListenerEvents> {
     try {
       this.emit('expired', key);
     } catch (err) {
-      if (this.listenerCount('error') > 0) {
-        this.emit('error', err instanceof Error ? err : new Error(String(err)));
-      }
+      safeEmitError(this, err);
     }
   }
 }

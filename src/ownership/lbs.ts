@@ -90,3 +90,18 @@ export function parseLbsEntry(lbsId: string, fields: readonly string[] | null): 
   }
   return { lbsId, stream, info: isObject ? (info as StreamInfo) : {} };
 }
+
+/** The producer's `Info` of LBS entry `lbsId` (`{}` when the entry is gone or unreadable). */
+export async function readLbsInfo(
+  redis: Redis,
+  service: string,
+  lbsId: string,
+): Promise<StreamInfo> {
+  const found = (await redis.xrange(lbsKey(service), lbsId, lbsId))[0];
+  if (!found) return {};
+  try {
+    return parseLbsEntry(found[0], found[1]).info;
+  } catch {
+    return {};
+  }
+}

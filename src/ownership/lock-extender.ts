@@ -1,15 +1,13 @@
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
-import { lockKey, metaKey } from './keys.js';
-import { runScript } from './scripts.js';
+import { safeEmitError, withTimeout } from '../async.js';
+import type { OwnershipScripts } from './ownership-scripts.js';
 import type { StreamLease } from './stream-lease.js';
 
 /** Options of {@link LockExtender}. */
 export interface LockExtenderOptions {
-  service: string;
-  /** Lock TTL. @defaultValue 2000 ms */
+  /** Lock TTL in ms (the client passes `config.ownership.lockTtlMs`). */
   lockTtlMs: number;
-  /** Renewal period. @defaultValue lockTtlMs / 3 */
+  /** Renewal period in ms (the client passes `config.ownership.extendIntervalMs`). */
   extendIntervalMs: number;
 }
 
@@ -45,7 +43,7 @@ export class LockExtender extends EventEmitter<LockExtenderEvents> {
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly scripts: OwnershipScripts,
     private readonly opts: LockExtenderOptions,
   ) {
     super();
@@ -101,25 +99,23 @@ export class LockExtender extends EventEmitter<LockExtenderEvents> {
     });
     if (live.length === 0) return;
     try {
-      const pipeline = this.redis.pipeline();
-      for (const t of live) {
-        void runScript(
-          pipeline,
-          'extend',
-          [lockKey(this.opts.service, t.lease.stream), metaKey(this.opts.service, t.lease.stream)],
-          [t.lease.token, this.opts.lockTtlMs],
-        );
-      }
-      const results = await withTimeout(pipeline.exec(), this.opts.lockTtlMs);
+      const results = await withTimeout(
+        this.scripts.extendMany(
+          live.map((t) => t.lease),
+          this.opts.lockTtlMs,
+        ),
+        this.opts.lockTtlMs,
+        `lock renewal timed out after ${this.opts.lockTtlMs} ms`,
+      );
       let renewed = 0;
       let firstError: Error | undefined;
       live.forEach((t, i) => {
-        const [err, res] = results?.[i] ?? [new Error('no reply'), null];
+        const result = results[i] ?? new Error('no reply');
         if (this.tracked.get(t.lease.stream) !== t) return; // untracked meanwhile
-        if (err) {
-          firstError ??= err;
+        if (result instanceof Error) {
+          firstError ??= result;
           if (Date.now() - t.confirmedAt >= this.opts.lockTtlMs) this.lose(t, 'unconfirmed');
-        } else if (Number(res) === 1) {
+        } else if (result === 'renewed') {
           t.confirmedAt = now;
           renewed += 1;
         } else {
@@ -129,7 +125,7 @@ export class LockExtender extends EventEmitter<LockExtenderEvents> {
       if (firstError) this.emitError(firstError);
       if (renewed > 0) this.emit('renewed', renewed);
     } catch (err) {
-      this.emitError(err instanceof Error ? err : new Error(String(err)));
+      this.emitError(err);
       for (const t of live) {
         if (
           this.tracked.get(t.lease.stream) === t &&
@@ -146,20 +142,12 @@ export class LockExtender extends EventEmitter<LockExtenderEvents> {
     try {
       this.emit('lost', t.lease, reason);
     } catch (err) {
-      this.emitError(err instanceof Error ? err : new Error(String(err)));
+      this.emitError(err);
     }
   }
 
-  private emitError(err: Error): void {
+  private emitError(err: unknown): void {
     // An 'error' event without a listener would throw; a background loop must not.
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    safeEmitError(this, err);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`lock renewal timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -2,12 +2,13 @@ import type { Redis } from 'ioredis';
 import { FencingError } from '../errors.js';
 import type { StreamInfo } from './lbs.js';
 import { lockKey } from './keys.js';
-import { runScript } from './scripts.js';
+import type { OwnershipScripts } from './ownership-scripts.js';
 
 /** What a {@link StreamLease} is built from. */
 export interface StreamLeaseInit {
   redis: Redis;
-  service: string;
+  /** The fenced scripts of the lease's service. */
+  scripts: OwnershipScripts;
   stream: string;
   lbsId: string;
   info: StreamInfo;
@@ -32,18 +33,20 @@ export class StreamLease {
   /** The fencing token's generation: grows by one with every new owner of the stream. */
   readonly fence: number;
   private readonly redis: Redis;
+  private readonly scripts: OwnershipScripts;
   private readonly lock: string;
   private readonly controller = new AbortController();
 
   constructor(init: StreamLeaseInit) {
     this.redis = init.redis;
+    this.scripts = init.scripts;
     this.stream = init.stream;
     this.lbsId = init.lbsId;
     this.info = init.info;
     this.token = init.token;
     this.owner = init.owner;
     this.fence = Number(init.token.slice(0, init.token.indexOf('|')));
-    this.lock = lockKey(init.service, init.stream);
+    this.lock = lockKey(init.scripts.service, init.stream);
   }
 
   /** Fires when this process must stop all work on the stream; `reason` says why. */
@@ -76,11 +79,7 @@ export class StreamLease {
    */
   async ack(group: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    const n = Number(
-      await runScript(this.redis, 'ack', [this.lock, this.stream], [this.token, group, ...ids]),
-    );
-    if (n < 0) throw new FencingError(this.stream);
-    return n;
+    return this.scripts.ack(this, group, ids);
   }
 
   /**
@@ -91,15 +90,9 @@ export class StreamLease {
     let cursor = '0-0';
     let total = 0;
     do {
-      const res = (await runScript(
-        this.redis,
-        'takeover',
-        [this.lock, this.stream],
-        [this.token, group, this.owner, cursor, batch],
-      )) as [number, string];
-      if (Number(res[0]) < 0) throw new FencingError(this.stream);
-      total += Number(res[0]);
-      cursor = String(res[1]);
+      const step = await this.scripts.takeover(this, group, this.owner, cursor, batch);
+      total += step.moved;
+      cursor = step.cursor;
     } while (cursor !== '0-0');
     return total;
   }

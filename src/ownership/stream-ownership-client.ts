@@ -1,144 +1,26 @@
+// Over 300 lines on purpose: this is the client's public surface (the Go library's methods plus
+// init/close) and the one place that wires its parts together; each role has its own file.
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { safeEmitError } from '../async.js';
 import type { DualstreamConfig } from '../config/index.js';
 import { FencingError, OwnershipError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { DualstreamMetrics } from '../metrics.js';
-import { createRedis } from '../redis.js';
-import {
-  SWEEP_SCHEDULER_ID,
-  claimJobId,
-  lbsGroup,
-  lbsKey,
-  lockKey,
-  metaKey,
-  ownershipQueueName,
-  streamOfLockKey,
-} from './keys.js';
+import { createRedis, ensureGroup } from '../redis.js';
+import { ClaimQueue, type ClaimResult, type SweepResult } from './claim-queue.js';
+import { lbsGroup, lbsKey, metaKey, streamOfLockKey } from './keys.js';
 import { KeyspaceListener, enableExpiredEvents, type KeyspaceSetup } from './keyspace-listener.js';
-import { findOrphans } from './find-orphans.js';
-import { parseLbsEntry, type LbsEntry, type StreamInfo } from './lbs.js';
+import { LbsReader } from './lbs-reader.js';
 import { LockExtender } from './lock-extender.js';
-import { NotificationStream } from './notification-stream.js';
-import { defineScripts, runScript } from './scripts.js';
-import { StreamLease } from './stream-lease.js';
-import { parseGroupConsumers, streamReply } from './stream-reply.js';
-
-/** Why a claim job was enqueued. */
-export type ClaimReason = 'expired' | 'sweep' | 'handoff' | 'manual';
-
-/** Data of a claim job on the ownership queue. */
-export interface ClaimJobData {
-  stream: string;
-  /** LBS entry id of the stream, when known. */
-  lbsId?: string;
-  /** Generation of the lock that ended (part of the job id, deduplicates claims). */
-  fence: number;
-  reason: ClaimReason;
-}
-
-/** Return value of a claim job, shown in Bull Board. */
-export type ClaimResult =
-  | { outcome: 'claimed'; stream: string; owner: string; fence: number; failoverMs?: number }
-  | { outcome: 'owned'; stream: string; owner: string; note: string }
-  | { outcome: 'done'; stream: string; note: string }
-  | { outcome: 'gone'; stream: string; note: string };
-
-/** Return value of a sweep job. */
-export interface SweepResult {
-  /** Pending LBS entries looked at. */
-  scanned: number;
-  /** Claims enqueued for streams whose lock is gone. */
-  enqueued: number;
-}
-
-/** A new stream from the LBS, now owned (locked) by this client. */
-export interface StreamAddedNotification {
-  type: 'StreamAdded';
-  stream: string;
-  lbsId: string;
-  info: StreamInfo;
-  lease: StreamLease;
-}
-/** A stream taken over from a crashed, stalled or departing owner. */
-export interface StreamClaimedNotification {
-  type: 'StreamClaimed';
-  stream: string;
-  lbsId: string;
-  info: StreamInfo;
-  lease: StreamLease;
-  reason: ClaimReason;
-  /** Time from the previous lock's expiry (or release) to this claim. */
-  failoverMs?: number;
-}
-/** Some owner's lock expired (seen by every client); a claim job has been enqueued. */
-export interface StreamExpiredNotification {
-  type: 'StreamExpired';
-  stream: string;
-}
-/** This client lost a stream; all work on it must stop (its lease's signal has fired). */
-export interface StreamDisownedNotification {
-  type: 'StreamDisowned';
-  stream: string;
-  reason: string;
-}
-
-/** Every notification of the client, as yielded by the iterator from {@link StreamOwnershipClient.init}. */
-export type OwnershipNotification =
-  | StreamAddedNotification
-  | StreamClaimedNotification
-  | StreamExpiredNotification
-  | StreamDisownedNotification;
-
-/** Typed events of {@link StreamOwnershipClient}. */
-export interface StreamOwnershipEvents {
-  StreamAdded: [n: StreamAddedNotification];
-  StreamClaimed: [n: StreamClaimedNotification];
-  StreamExpired: [n: StreamExpiredNotification];
-  StreamDisowned: [n: StreamDisownedNotification];
-  /** Errors of background loops (LBS reader, renewals, listener, claim worker). */
-  error: [err: Error];
-}
-
-/** Options of {@link StreamOwnershipClient}; everything else comes from the config. */
-export interface StreamOwnershipClientOptions {
-  /**
-   * Consumer id, unique per process incarnation.
-   * @defaultValue `<hostname>-<pid>-<8 random hex>`
-   */
-  id?: string;
-  logger?: Logger;
-  metrics?: DualstreamMetrics;
-  /** Claim jobs processed at once by this client's ownership worker. @defaultValue 16 */
-  claimConcurrency?: number;
-  /**
-   * Stop taking new streams from the LBS while owning this many (claims are still taken, so no
-   * stream is left orphaned). @defaultValue Infinity
-   */
-  maxStreams?: number;
-  /**
-   * Let other live clients take new streams first while this one owns more than its share of the
-   * streams held by live consumers (balances a burst of registrations across processes that run at
-   * different speeds). @defaultValue true
-   */
-  fairShare?: boolean;
-  /** BLOCK time of the LBS read; also bounds how long `done()` waits for it. @defaultValue 1000 ms */
-  lbsBlockMs?: number;
-  /** Subscribe to expired-key events (false: sweep only). @defaultValue true */
-  keyspaceEvents?: boolean;
-  /** Run the ownership worker (claims and sweeps) in this client. @defaultValue true */
-  runWorker?: boolean;
-  /** Notifications buffered for the iterator before the oldest are dropped. @defaultValue 10 000 */
-  maxBufferedNotifications?: number;
-}
-
-/** Default consumer id: host, pid and randomness, so a restarted process never reuses one. */
-export function defaultConsumerId(): string {
-  return `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
+import {
+  OwnershipNotifier,
+  type OwnershipNotification,
+  type StreamOwnershipEvents,
+} from './notifications.js';
+import { OwnershipScripts } from './ownership-scripts.js';
+import type { StreamLease } from './stream-lease.js';
+import { LeaseHolder } from './lease-holder.js';
+import { defaultConsumerId, type StreamOwnershipClientOptions } from './client-options.js';
 
 /**
  * Owns data streams registered in the load-balancer stream (LBS) and hands them over on crash,
@@ -149,6 +31,11 @@ export function defaultConsumerId(): string {
  * locks (keyspace events) and orphaned LBS entries (the periodic sweep) become claim jobs on the
  * BullMQ queue `<service>-ownership`, which the worker of some live client takes: it acquires the
  * lock first, then XCLAIMs the LBS entry.
+ *
+ * This class is the public surface and the owner of the leases; each role is a part behind a
+ * narrow interface: {@link LbsReader} (new streams), {@link ClaimQueue} (claims and the sweep),
+ * {@link LockExtender} (renewals), {@link OwnershipNotifier} (iterators and events),
+ * {@link OwnershipScripts} (every fenced change in Redis).
  */
 export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
   /** Consumer id of this client in the LBS group and in lock values. */
@@ -160,30 +47,22 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
 
   private readonly config: DualstreamConfig;
   private readonly logger: Logger;
-  private readonly metrics: DualstreamMetrics | undefined;
   private readonly opts: Required<
     Pick<
       StreamOwnershipClientOptions,
-      | 'claimConcurrency'
-      | 'maxStreams'
-      | 'fairShare'
-      | 'lbsBlockMs'
-      | 'keyspaceEvents'
-      | 'runWorker'
-      | 'maxBufferedNotifications'
+      'claimConcurrency' | 'keyspaceEvents' | 'runWorker' | 'maxBufferedNotifications'
     >
   >;
   private readonly redis: Redis;
-  private readonly lbsReader: Redis;
   private readonly bullConnection: Redis;
+  private readonly scripts: OwnershipScripts;
+  private readonly extender: LockExtender;
+  private readonly notifier: OwnershipNotifier;
+  private readonly lbs: LbsReader;
+  private readonly claims: ClaimQueue;
   private subscriber: Redis | undefined;
   private listener: KeyspaceListener | undefined;
-  private readonly extender: LockExtender;
-  private queue: Queue<ClaimJobData, ClaimResult | SweepResult> | undefined;
-  private worker: Worker<ClaimJobData, ClaimResult | SweepResult> | undefined;
-  private readonly owned = new Map<string, StreamLease>();
-  private readonly streams = new Set<NotificationStream<OwnershipNotification>>();
-  private readerLoop: Promise<void> | undefined;
+  private readonly leases: LeaseHolder;
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
 
   constructor(config: DualstreamConfig, options: StreamOwnershipClientOptions = {}) {
@@ -195,49 +74,82 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
       ownership: this.service,
       consumer: this.id,
     });
-    this.metrics = options.metrics;
     this.opts = {
       claimConcurrency: options.claimConcurrency ?? 16,
-      maxStreams: options.maxStreams ?? Infinity,
-      fairShare: options.fairShare ?? true,
-      lbsBlockMs: options.lbsBlockMs ?? 1000,
       keyspaceEvents: options.keyspaceEvents ?? true,
       runWorker: options.runWorker ?? true,
       maxBufferedNotifications: options.maxBufferedNotifications ?? 10_000,
     };
     this.redis = createRedis(config.redis.url, { name: `${this.service}-ownership` });
-    this.lbsReader = createRedis(config.redis.url, { name: `${this.service}-lbs`, blocking: true });
+    const lbsConnection = createRedis(config.redis.url, {
+      name: `${this.service}-lbs`,
+      blocking: true,
+    });
     this.bullConnection = createRedis(config.redis.url, {
       name: `${this.service}-claims`,
       blocking: true,
     });
-    for (const conn of [this.redis, this.lbsReader, this.bullConnection]) {
+    for (const conn of [this.redis, lbsConnection, this.bullConnection]) {
       // ioredis logs unhandled 'error' events to stderr; reconnects are handled by createRedis.
       conn.on('error', (err: Error) => this.logger.debug({ err }, 'redis connection error'));
     }
-    defineScripts(this.redis);
-    this.extender = new LockExtender(this.redis, {
-      service: this.service,
+    const onError = (err: unknown) => this.emitError(err);
+    this.scripts = new OwnershipScripts(this.redis, this.service);
+    this.notifier = new OwnershipNotifier(this, this.logger);
+    this.extender = new LockExtender(this.scripts, {
       lockTtlMs: config.ownership.lockTtlMs,
       extendIntervalMs: config.ownership.extendIntervalMs,
     });
+    this.leases = new LeaseHolder({
+      id: this.id,
+      service: this.service,
+      redis: this.redis,
+      scripts: this.scripts,
+      renewals: this.extender,
+      notifier: this.notifier,
+      lockTtlMs: config.ownership.lockTtlMs,
+      logger: this.logger,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+      isRunning: () => this.state === 'running',
+    });
     this.extender.on('lost', (lease, reason) =>
-      this.disown(
+      this.leases.disown(
         lease,
         reason === 'refused' ? 'lock renewal refused' : 'lock renewal unconfirmed for a TTL',
       ),
     );
-    this.extender.on('error', (err) => this.emitError(err));
+    this.extender.on('error', onError);
+    this.lbs = new LbsReader({
+      service: this.service,
+      connection: lbsConnection,
+      redis: this.redis,
+      blockMs: options.lbsBlockMs ?? 1000,
+      maxStreams: options.maxStreams ?? Infinity,
+      fairShare: options.fairShare ?? true,
+      logger: this.logger,
+      onError,
+    });
+    this.claims = new ClaimQueue({
+      service: this.service,
+      prefix: config.redis.prefix,
+      connection: this.bullConnection,
+      redis: this.redis,
+      lockTtlMs: config.ownership.lockTtlMs,
+      sweepIntervalMs: config.ownership.sweepIntervalMs,
+      logger: this.logger,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+      onError,
+    });
   }
 
   /** Streams owned right now. */
   get ownedStreams(): string[] {
-    return [...this.owned.keys()];
+    return this.leases.streams();
   }
 
   /** The current lease of an owned stream. */
   lease(stream: string): StreamLease | undefined {
-    return this.owned.get(stream);
+    return this.leases.get(stream);
   }
 
   /**
@@ -249,10 +161,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
   async init(): Promise<AsyncIterableIterator<OwnershipNotification>> {
     if (this.state !== 'new') throw new OwnershipError('init() may be called once');
     this.state = 'running';
-    const stream = new NotificationStream<OwnershipNotification>(
-      this.opts.maxBufferedNotifications,
-    );
-    this.streams.add(stream);
+    const stream = this.notifier.open(this.opts.maxBufferedNotifications);
     try {
       await ensureGroup(this.redis, lbsKey(this.service), lbsGroup(this.service));
       if (this.opts.keyspaceEvents) {
@@ -268,31 +177,26 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
       } else {
         this.keyspace = 'disabled';
       }
-      const queueName = ownershipQueueName(this.service);
-      this.queue = new Queue(queueName, {
-        connection: this.bullConnection,
-        prefix: this.config.redis.prefix,
-      });
-      this.queue.on('error', (err) => this.emitError(err));
-      await this.queue.upsertJobScheduler(
-        SWEEP_SCHEDULER_ID,
-        { every: this.config.ownership.sweepIntervalMs },
-        {
-          name: 'sweep',
-          data: { stream: '', fence: 0, reason: 'sweep' },
-          opts: { removeOnComplete: { count: 50 }, removeOnFail: { count: 50 } },
-        },
+      await this.claims.start(
+        this.opts.runWorker
+          ? {
+              concurrency: this.opts.claimConcurrency,
+              taker: {
+                takeClaim: async (s, lbsId, reason) =>
+                  stripInternal(await this.leases.acquire(s, lbsId, reason)),
+              },
+            }
+          : undefined,
       );
-      if (this.opts.runWorker) {
-        this.worker = new Worker(queueName, (job) => this.process(job), {
-          connection: this.bullConnection,
-          prefix: this.config.redis.prefix,
-          concurrency: this.opts.claimConcurrency,
-        });
-        this.worker.on('error', (err) => this.emitError(err));
-      }
       this.extender.start();
-      this.readerLoop = this.readLbs();
+      const leases = this.leases;
+      this.lbs.start({
+        id: this.id,
+        get ownedCount() {
+          return leases.size;
+        },
+        takeFresh: (entry) => leases.acquire(entry.stream, entry.lbsId, 'fresh', entry),
+      });
     } catch (err) {
       await this.close();
       throw err;
@@ -306,11 +210,11 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
    * stream is owned by someone else, done, or no longer registered.
    */
   async claim(info: { stream: string; lbsId?: string }): Promise<StreamLease> {
-    const result = await this.acquire(info.stream, info.lbsId ?? '', 'manual');
+    const result = await this.leases.acquire(info.stream, info.lbsId ?? '', 'manual');
     if (result.outcome !== 'claimed') {
       throw new OwnershipError(`Cannot claim "${info.stream}": ${result.note}`);
     }
-    const lease = this.owned.get(info.stream);
+    const lease = this.leases.get(info.stream);
     if (!lease) throw new OwnershipError(`Claim of "${info.stream}" ended before it was returned`);
     return lease;
   }
@@ -321,21 +225,15 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
    * stream was lost meanwhile, {@link OwnershipError} when it is not owned here.
    */
   async doneStream(name: string): Promise<void> {
-    const lease = this.owned.get(name);
+    const lease = this.leases.get(name);
     if (!lease) throw new OwnershipError(`Stream "${name}" is not owned by ${this.id}`);
-    const ok = Number(
-      await runScript(
-        this.redis,
-        'doneStream',
-        [lockKey(this.service, name), metaKey(this.service, name), lbsKey(this.service)],
-        [lease.token, lbsGroup(this.service), lease.lbsId],
-      ),
-    );
-    if (ok !== 1) {
-      this.disown(lease, 'fenced at doneStream');
-      throw new FencingError(name);
+    try {
+      await this.scripts.doneStream(lease, lease.lbsId);
+    } catch (err) {
+      if (err instanceof FencingError) this.leases.disown(lease, 'fenced at doneStream');
+      throw err;
     }
-    this.forget(lease, 'done');
+    this.leases.forget(lease, 'done');
   }
 
   /**
@@ -353,15 +251,14 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     const wasRunning = this.state === 'running';
     this.state = 'closing';
     // Unblock the LBS read: a BLOCKed XREADGROUP would otherwise hold done() for lbsBlockMs.
-    this.lbsReader.disconnect();
-    await this.readerLoop?.catch(() => undefined);
-    await this.worker?.close().catch((err: unknown) => this.emitError(asError(err)));
+    await this.lbs.stop();
+    await this.claims.stopWorker().catch((err: unknown) => this.emitError(err));
     await this.listener?.stop();
     this.extender.close();
-    if (wasRunning) await this.handOff().catch((err: unknown) => this.emitError(asError(err)));
-    for (const lease of this.owned.values()) this.forget(lease, 'closed');
-    await this.queue?.close().catch(() => undefined);
-    for (const s of this.streams) s.end();
+    if (wasRunning) await this.handOff().catch((err: unknown) => this.emitError(err));
+    for (const lease of this.leases.leases()) this.leases.forget(lease, 'closed');
+    await this.claims.close();
+    this.notifier.end();
     await Promise.all(
       [this.redis, this.bullConnection, this.subscriber].map((c) =>
         c?.quit().catch(() => c.disconnect()),
@@ -370,389 +267,65 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     this.state = 'closed';
   }
 
-  /** Release every owned lock and enqueue its claim (`reason: handoff`). */
-  private async handOff(): Promise<void> {
-    const leases = [...this.owned.values()];
-    if (leases.length === 0 || !this.queue) return;
-    for (const lease of leases) lease.end('handoff');
-    const pipeline = this.redis.pipeline();
-    for (const lease of leases) {
-      void runScript(
-        pipeline,
-        'release',
-        [lockKey(this.service, lease.stream), metaKey(this.service, lease.stream)],
-        [lease.token],
-      );
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const released = leases.filter((_, i) => Number(results[i]?.[1]) === 1);
-    await this.queue.addBulk(
-      released.map((lease) => ({
-        name: 'claim',
-        data: {
-          stream: lease.stream,
-          lbsId: lease.lbsId,
-          fence: lease.fence,
-          reason: 'handoff' as const,
-        },
-        opts: { jobId: claimJobId(lease.stream, lease.fence), ...CLAIM_JOB_OPTIONS },
-      })),
-    );
-    this.logger.info({ released: released.length, owned: leases.length }, 'handed streams off');
-  }
-
-  /** Read new streams from the LBS, one entry per call so that live clients share them fairly. */
-  private async readLbs(): Promise<void> {
-    const key = lbsKey(this.service);
-    const group = lbsGroup(this.service);
-    let backoff = 100;
-    let yielded = 0;
-    while (this.state === 'running') {
-      if (this.owned.size >= this.opts.maxStreams) {
-        await sleep(this.opts.lbsBlockMs);
-        continue;
-      }
-      try {
-        // A client that got ahead (a busier CPU elsewhere, a later start) lets the others take the
-        // next entries first, a bounded number of times in a row, so no entry waits long.
-        if (yielded < MAX_FAIR_YIELDS && (await this.aheadOfFairShare())) {
-          yielded += 1;
-          await sleep(FAIR_YIELD_MS);
-          continue;
-        }
-        yielded = 0;
-        const reply = await this.lbsReader.call('XREADGROUP', [
-          'GROUP',
-          group,
-          this.id,
-          'COUNT',
-          1,
-          'BLOCK',
-          this.opts.lbsBlockMs,
-          'STREAMS',
-          key,
-          '>',
-        ]);
-        backoff = 100;
-        for (const [, entries] of streamReply(reply)) {
-          for (const [lbsId, fields] of entries) await this.takeNew(lbsId, fields);
-        }
-      } catch (err) {
-        if (this.state !== 'running') return;
-        if (String(err).includes('NOGROUP')) {
-          await ensureGroup(this.redis, key, group).catch(() => undefined);
-        } else {
-          this.emitError(asError(err));
-        }
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 2000);
-      }
-    }
-  }
-
-  /**
-   * Whether this client owns more than its share of the streams held by the live consumers of the
-   * LBS group (consumers that read within the last two LBS block periods).
-   */
-  private async aheadOfFairShare(): Promise<boolean> {
-    if (!this.opts.fairShare || this.owned.size === 0) return false;
-    const consumers = parseGroupConsumers(
-      await this.redis.call('XINFO', ['CONSUMERS', lbsKey(this.service), lbsGroup(this.service)]),
-    );
-    const window = 2 * this.opts.lbsBlockMs + 1000;
-    const live = consumers.filter((c) => c.name === this.id || c.idle <= window);
-    if (live.length <= 1) return false;
-    const total = live.reduce((sum, c) => sum + c.pending, 0);
-    return this.owned.size > Math.ceil(total / live.length);
-  }
-
-  /** A fresh LBS entry was delivered to us: lock the stream and announce it. */
-  private async takeNew(lbsId: string, fields: string[] | null): Promise<void> {
-    let entry: LbsEntry;
-    try {
-      entry = parseLbsEntry(lbsId, fields);
-    } catch (err) {
-      // Unusable forever: acknowledge so it does not stay pending, keep it in the stream to inspect.
-      this.emitError(asError(err));
-      await this.redis.xack(lbsKey(this.service), lbsGroup(this.service), lbsId);
-      return;
-    }
-    const result = await this.acquire(entry.stream, lbsId, 'fresh', entry.info);
-    if (result.outcome === 'owned' && result.recordedLbsId !== lbsId) {
-      // The same data stream registered twice while owned: the newer entry is a duplicate.
-      this.logger.info(
-        { stream: entry.stream, lbsId, owner: result.owner },
-        'duplicate LBS registration dropped',
-      );
-      await this.redis
-        .pipeline()
-        .xack(lbsKey(this.service), lbsGroup(this.service), lbsId)
-        .xdel(lbsKey(this.service), lbsId)
-        .exec();
-    }
-  }
-
-  /** The claim job / sweep job processor. */
-  private async process(
-    job: Job<ClaimJobData, ClaimResult | SweepResult>,
-  ): Promise<ClaimResult | SweepResult> {
-    if (job.name === 'sweep') return this.sweep();
-    const { stream, lbsId, reason } = job.data;
-    try {
-      return stripInternal(await this.acquire(stream, lbsId ?? '', reason));
-    } catch (err) {
-      // Thrown on to BullMQ, which retries; the final failure stays visible in Bull Board.
-      this.count('failed');
-      throw err;
-    }
-  }
-
-  /**
-   * Run the acquire script (lock first, then XCLAIM) and, when it succeeds, start renewing and
-   * announce the stream. `reason` `fresh` means a new LBS entry (StreamAdded).
-   */
-  private async acquire(
-    stream: string,
-    lbsId: string,
-    reason: ClaimReason | 'fresh',
-    knownInfo?: StreamInfo,
-  ): Promise<ClaimResult & { recordedLbsId?: string }> {
-    const reply = (await runScript(
-      this.redis,
-      'acquire',
-      [lockKey(this.service, stream), metaKey(this.service, stream), lbsKey(this.service)],
-      [this.id, this.config.ownership.lockTtlMs, lbsGroup(this.service), lbsId],
-    )) as string[];
-    const [outcome = '', a = '', b = '', c = '', d = ''] = reply.map(String);
-    if (outcome === 'owned') {
-      const owner = a.slice(a.indexOf('|') + 1);
-      this.count('owned');
-      return {
-        outcome: 'owned',
-        stream,
-        owner,
-        note: `already owned by ${owner}`,
-        recordedLbsId: b,
-      };
-    }
-    if (outcome === 'done') {
-      this.count('done');
-      return { outcome: 'done', stream, note: `finished by doneStream (LBS entry ${a})` };
-    }
-    if (outcome !== 'acquired') {
-      this.count('gone');
-      return {
-        outcome: 'gone',
-        stream,
-        note: `LBS entry ${a || '(unknown)'} is no longer pending`,
-      };
-    }
-    const token = a;
-    const claimedLbsId = b;
-    const info = knownInfo ?? (await this.readInfo(claimedLbsId));
-    const lease = new StreamLease({
-      redis: this.redis,
-      service: this.service,
-      stream,
-      lbsId: claimedLbsId,
-      info,
-      token,
-      owner: this.id,
-    });
-    const previous = this.owned.get(stream);
-    // Our older lease lost its lock before we claimed the stream again: that lease is dead.
-    if (previous) this.disown(previous, 'lock lost before this client claimed the stream again');
-    if (this.state !== 'running') {
-      // Closing meanwhile: give it straight back so the hand-off covers it.
-      this.owned.set(stream, lease);
-      this.metrics?.streamsOwned.inc();
-      return { outcome: 'claimed', stream, owner: this.id, fence: lease.fence };
-    }
-    this.owned.set(stream, lease);
-    this.metrics?.streamsOwned.inc();
-    this.extender.track(lease);
-    if (reason === 'fresh') {
-      this.publish({ type: 'StreamAdded', stream, lbsId: claimedLbsId, info, lease });
-      return { outcome: 'claimed', stream, owner: this.id, fence: lease.fence };
-    }
-    const previousExpiry = Number(c);
-    const failoverMs =
-      c !== '' && Number.isFinite(previousExpiry)
-        ? Math.max(0, Number(d) - previousExpiry)
-        : undefined;
-    if (failoverMs !== undefined) this.metrics?.failoverSeconds.observe(failoverMs / 1000);
-    this.count('claimed');
-    this.logger.info({ stream, reason, fence: lease.fence, failoverMs }, 'claimed stream');
-    this.publish({
-      type: 'StreamClaimed',
-      stream,
-      lbsId: claimedLbsId,
-      info,
-      lease,
-      reason,
-      ...(failoverMs !== undefined ? { failoverMs } : {}),
-    });
-    return {
-      outcome: 'claimed',
-      stream,
-      owner: this.id,
-      fence: lease.fence,
-      ...(failoverMs !== undefined ? { failoverMs } : {}),
-    };
-  }
-
   /**
    * Find LBS entries that are pending while their lock is gone and enqueue a claim for each (what
-   * the sweep job runs). Streams with a live lock are never touched. See {@link findOrphans}.
+   * the sweep job runs). Streams with a live lock are never touched.
    */
   async sweep(): Promise<SweepResult> {
-    let cursor: string | undefined;
-    let scanned = 0;
-    let enqueued = 0;
-    do {
-      const batch = await findOrphans(this.redis, this.service, {
-        minIdleMs: this.config.ownership.lockTtlMs,
-        count: SWEEP_BATCH,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      scanned += batch.scanned;
-      cursor = batch.cursor;
-      enqueued += await this.enqueueClaims(
-        batch.orphans.map((o) => ({ ...o, reason: 'sweep' as const })),
-        true,
-      );
-    } while (cursor !== undefined);
-    if (enqueued > 0) this.logger.info({ scanned, enqueued }, 'sweep found orphaned streams');
-    return { scanned, enqueued };
+    return this.claims.sweep();
   }
 
-  /**
-   * Enqueue claim jobs, deduplicated by (stream, generation). With `retryFailed`, a claim job of
-   * the same generation that ended failed (e.g. Redis was down) is retried instead of ignored.
-   */
-  private async enqueueClaims(claims: ClaimJobData[], retryFailed: boolean): Promise<number> {
-    if (!this.queue || claims.length === 0) return 0;
-    const queue = this.queue;
-    if (retryFailed) {
-      for (const c of claims) {
-        const id = claimJobId(c.stream, c.fence);
-        if ((await queue.getJobState(id)) === 'failed') await (await queue.getJob(id))?.retry();
-      }
-    }
-    await queue.addBulk(
-      claims.map((data) => ({
-        name: 'claim',
-        data,
-        opts: { jobId: claimJobId(data.stream, data.fence), ...CLAIM_JOB_OPTIONS },
+  /** Ownership loss reported by a user of a lease (e.g. a fenced ack). */
+  reportFenced(lease: StreamLease, err: FencingError): void {
+    this.leases.disown(lease, err.message);
+  }
+
+  /** Release every owned lock and enqueue its claim (`reason: handoff`). */
+  private async handOff(): Promise<void> {
+    const leases = this.leases.leases();
+    if (leases.length === 0) return;
+    for (const lease of leases) lease.end('handoff');
+    const results = await this.scripts.releaseMany(leases);
+    const released = leases.filter((_, i) => results[i]);
+    await this.claims.enqueue(
+      released.map((lease) => ({
+        stream: lease.stream,
+        lbsId: lease.lbsId,
+        fence: lease.fence,
+        reason: 'handoff' as const,
       })),
+      false,
     );
-    return claims.length;
+    this.logger.info({ released: released.length, owned: leases.length }, 'handed streams off');
   }
 
   private onExpired(key: string): void {
     const stream = streamOfLockKey(this.service, key);
     if (stream === undefined || this.state !== 'running') return;
-    const mine = this.owned.get(stream);
+    const mine = this.leases.get(stream);
     if (mine) {
       // Check rather than trust the event: it may be about an older generation that we have
       // already replaced with a fresh claim (pub/sub and replies travel on different sockets).
       mine.assertOwner().catch((err: unknown) => {
-        if (err instanceof FencingError) this.disown(mine, 'lock expired');
+        if (err instanceof FencingError) this.leases.disown(mine, 'lock expired');
       });
     }
-    this.publish({ type: 'StreamExpired', stream });
+    this.notifier.publish({ type: 'StreamExpired', stream });
     void (async () => {
       const [fence, lbsId] = await this.redis.hmget(
         metaKey(this.service, stream),
         'fence',
         'lbsId',
       );
-      await this.enqueueClaims(
+      await this.claims.enqueue(
         [{ stream, fence: Number(fence ?? 0), reason: 'expired', ...(lbsId ? { lbsId } : {}) }],
         false,
       );
-    })().catch((err: unknown) => this.emitError(asError(err)));
+    })().catch((err: unknown) => this.emitError(err));
   }
 
-  private async readInfo(lbsId: string): Promise<StreamInfo> {
-    const found = (await this.redis.xrange(lbsKey(this.service), lbsId, lbsId))[0];
-    if (!found) return {};
-    try {
-      return parseLbsEntry(found[0], found[1]).info;
-    } catch {
-      return {};
-    }
-  }
-
-  /** Lose a stream: stop renewing, fire the lease's signal, announce StreamDisowned. */
-  private disown(lease: StreamLease, reason: string): void {
-    if (this.owned.get(lease.stream) !== lease) return;
-    this.forget(lease, reason);
-    this.logger.warn({ stream: lease.stream, reason, fence: lease.fence }, 'stream disowned');
-    this.publish({ type: 'StreamDisowned', stream: lease.stream, reason });
-  }
-
-  private forget(lease: StreamLease, reason: string): void {
-    if (this.owned.get(lease.stream) === lease) {
-      this.owned.delete(lease.stream);
-      this.metrics?.streamsOwned.dec();
-    }
-    this.extender.untrack(lease.stream);
-    lease.end(reason);
-  }
-
-  /** Ownership loss reported by a user of a lease (e.g. a fenced ack). */
-  reportFenced(lease: StreamLease, err: FencingError): void {
-    this.disown(lease, err.message);
-  }
-
-  private publish(n: OwnershipNotification): void {
-    for (const s of this.streams) s.push(n);
-    try {
-      // The discriminated union maps one-to-one onto the event names.
-      (this.emit as (event: string, arg: OwnershipNotification) => boolean)(n.type, n);
-    } catch (err) {
-      this.logger.error({ err, notification: n.type }, 'a notification listener threw');
-    }
-  }
-
-  private count(outcome: string): void {
-    this.metrics?.ownershipClaims.inc({ outcome });
-  }
-
-  private emitError(err: Error): void {
-    if (this.listenerCount('error') > 0) {
-      try {
-        this.emit('error', err);
-        return;
-      } catch {
-        // fall through to the log
-      }
-    }
-    this.logger.error({ err }, 'ownership background error');
-  }
-}
-
-const SWEEP_BATCH = 200;
-/** Pause of a client that is ahead of its fair share, before it reads the LBS again. */
-const FAIR_YIELD_MS = 20;
-/** Consecutive pauses at most, so an entry nobody else takes waits no longer than ~0.2 s. */
-const MAX_FAIR_YIELDS = 10;
-
-/** Options of every claim job: short retries, kept long enough to deduplicate a generation. */
-const CLAIM_JOB_OPTIONS = {
-  attempts: 3,
-  backoff: { type: 'fixed', delay: 200 },
-  removeOnComplete: { age: 3600, count: 10_000 },
-  removeOnFail: { age: 24 * 3600 },
-} as const;
-
-async function ensureGroup(redis: Redis, key: string, group: string): Promise<void> {
-  try {
-    // From 0, so streams registered before the first consumer started are taken too.
-    await redis.xgroup('CREATE', key, group, '0', 'MKSTREAM');
-  } catch (err) {
-    if (!String(err).includes('BUSYGROUP')) throw err;
+  private emitError(err: unknown): void {
+    safeEmitError(this, err, (e) => this.logger.error({ err: e }, 'ownership background error'));
   }
 }
 
@@ -760,12 +333,4 @@ function stripInternal(result: ClaimResult & { recordedLbsId?: string }): ClaimR
   const { recordedLbsId, ...rest } = result;
   void recordedLbsId;
   return rest as ClaimResult;
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

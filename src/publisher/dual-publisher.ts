@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
-import { EventValidationError } from '../errors.js';
 import {
+  parseBatch,
   safeParseEvent,
   toRecord,
   type DualEvent,
@@ -29,6 +29,8 @@ export interface PublishResult {
   partition: number;
   /** Kafka offset as a decimal string. */
   offset: string;
+  /** The event's `source-seq` (with `ORDERING=source`). */
+  seq?: number;
   /** Whether the Pub/Sub notification was accepted by Redis (best-effort). */
   notified: boolean;
 }
@@ -78,7 +80,7 @@ export class DualPublisher {
    * allows. Rejects if any Kafka write fails; the others may have been written.
    */
   async publishBatch(inputs: Array<EventInput | DualEvent>): Promise<PublishResult[]> {
-    const events = parseAll(inputs, this.opts.maxPayloadBytes);
+    const events = parseBatch(inputs, { maxPayloadBytes: this.opts.maxPayloadBytes });
     const receipts = await Promise.all(events.map((e) => this.publishToKafka(e)));
     const notified = await this.opts.notifier.notifyMany(
       events.map((event, i) => ({ event, receipt: receipts[i]! })),
@@ -130,23 +132,6 @@ export class DualPublisher {
     this.opts.metrics?.eventsAccepted.inc({ entry: 'api' });
     return r.event;
   }
-}
-
-/** Validate every input; throws one EventValidationError whose paths carry the index. */
-export function parseAll(inputs: unknown[], maxPayloadBytes?: number): DualEvent[] {
-  const events: DualEvent[] = [];
-  const issues: EventValidationError['issues'] = [];
-  inputs.forEach((input, i) => {
-    const r = safeParseEvent(input, maxPayloadBytes === undefined ? {} : { maxPayloadBytes });
-    if (r.success) events.push(r.event);
-    else {
-      for (const issue of r.error.issues) {
-        issues.push({ ...issue, path: issue.path ? `[${i}].${issue.path}` : `[${i}]` });
-      }
-    }
-  });
-  if (issues.length > 0) throw new EventValidationError(issues);
-  return events;
 }
 
 /** Dependencies of {@link createDualPublisher}; anything omitted is built from the config. */

@@ -15,7 +15,6 @@ export { RedisNotifier, type RedisNotifierOptions, type NotifyItem } from './red
 export {
   DualPublisher,
   createDualPublisher,
-  parseAll,
   type PublishResult,
   type DualPublisherOptions,
   type DualPublisherDeps,

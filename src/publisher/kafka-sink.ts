@@ -7,13 +7,13 @@ import type { EventProducer } from './event-producer.js';
 /** Options of {@link KafkaSink}. */
 export interface KafkaSinkOptions {
   producer: EventProducer;
-  /** How long the first record of a batch waits for company. @defaultValue 5 ms (config) */
+  /** How long the first record of a batch waits for company. Default: 5 ms (config) */
   lingerMs: number;
-  /** Records per produce request at most. @defaultValue 1000 (config) */
+  /** Records per produce request at most. Default: 1000 (config) */
   batchMaxCount: number;
-  /** Bytes per produce request at most (a single larger record is sent alone). @defaultValue 1 MiB */
+  /** Bytes per produce request at most (a single larger record is sent alone). Default: 1 MiB */
   batchMaxBytes: number;
-  /** Bytes accepted and not yet acknowledged at most; `publish` waits above it. @defaultValue 64 MiB */
+  /** Bytes accepted and not yet acknowledged at most; `publish` waits above it. Default: 64 MiB */
   maxInflightBytes: number;
   /** Produce requests in flight at once. Above 1, batches of one key may be reordered by retries. @defaultValue 1 */
   maxConcurrentSends?: number;

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { withTimeout } from '../async.js';
 import { notificationMessage, type DualEvent, type KafkaReceipt } from '../events/index.js';
 import { RateLimitedLog, type Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
@@ -104,15 +105,10 @@ export class RedisNotifier {
 
   /** Whether the Pub/Sub Redis answers PING within the timeout. */
   async ping(): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.timeoutMs);
-    });
-    const ping = this.redis.ping().then(
+    return withTimeout(this.redis.ping(), this.timeoutMs, 'PING timed out').then(
       (r) => r === 'PONG',
       () => false,
     );
-    return Promise.race([ping, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** Wait for pending notifications; quit the connection if this notifier owns it. */
@@ -146,17 +142,12 @@ export class RedisNotifier {
           void this.history.append(pipeline, q.channel, q.edge.event, q.edge.receipt);
         } else pipeline.publish(q.channel, q.message);
       }
-      const exec = pipeline.exec();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Pub/Sub Redis did not answer within ${this.timeoutMs} ms`)),
-          this.timeoutMs,
-        );
-      });
       // The pipeline may settle after the timeout (offline queue); that late result is ignored.
-      exec.catch(() => undefined);
-      const replies = await Promise.race([exec, timeout]).finally(() => clearTimeout(timer));
+      const replies = await withTimeout(
+        pipeline.exec(),
+        this.timeoutMs,
+        `Pub/Sub Redis did not answer within ${this.timeoutMs} ms`,
+      );
       const errors = (replies ?? []).filter(([err]) => err);
       results = batch.map((_, i) => !replies?.[i]?.[0]);
       if (errors.length > 0) this.failed(errors.length, errors[0]![0]!);

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
+import { sleep } from '../async.js';
 import { BackpressureError } from '../errors.js';
-import { parseEvent, type DualEvent, type EventInput } from '../events/index.js';
-import { parseAll } from '../publisher/index.js';
+import { parseBatch, parseEvent, type DualEvent, type EventInput } from '../events/index.js';
 
 /** Options of {@link enqueueEvent} and {@link enqueueEvents}. */
 export interface EnqueueOptions {
@@ -36,6 +36,19 @@ export async function queueDepth(queue: AnyQueue): Promise<number> {
 }
 
 /**
+ * The one meaning of a full publish queue, for `enqueueEvent(s)`, the HTTP API, `dualstream
+ * enqueue` and the ingester: its {@link queueDepth} (waiting + delayed + prioritized) is at or
+ * above `maxDepth` (`MAX_QUEUE_DEPTH`).
+ */
+export async function queueFull(
+  queue: AnyQueue,
+  maxDepth: number,
+): Promise<{ full: boolean; depth: number }> {
+  const depth = await queueDepth(queue);
+  return { full: depth >= maxDepth, depth };
+}
+
+/**
  * Validate one event and add it as a job whose jobId is the event id (a second enqueue of the
  * same id is a no-op while the job is retained). Throws EventValidationError, or
  * BackpressureError when the queue stays above `maxQueueDepth` for `timeoutMs`.
@@ -62,7 +75,10 @@ export async function enqueueEvents(
   inputs: EventInput[],
   options: EnqueueOptions = {},
 ): Promise<EnqueuedEvent[]> {
-  const events = parseAll(inputs, options.maxPayloadBytes);
+  const events = parseBatch(
+    inputs,
+    options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes },
+  );
   if (events.length === 0) return [];
   return enqueueValidated(queue, events, options);
 }
@@ -95,10 +111,10 @@ async function waitForRoom(queue: AnyQueue, maxDepth: number, timeoutMs: number)
   const deadline = Date.now() + timeoutMs;
   const pollMs = Math.max(10, Math.min(250, Math.floor(timeoutMs / 10)));
   for (;;) {
-    const depth = await queueDepth(queue);
-    if (depth < maxDepth) return;
+    const { full, depth } = await queueFull(queue, maxDepth);
+    if (!full) return;
     const left = deadline - Date.now();
     if (left <= 0) throw new BackpressureError(depth, maxDepth, Math.max(1000, pollMs * 4));
-    await new Promise((r) => setTimeout(r, Math.min(pollMs, left)));
+    await sleep(Math.min(pollMs, left));
   }
 }

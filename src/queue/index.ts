@@ -2,7 +2,6 @@ export {
   createPublishQueue,
   publishJobOptions,
   type PublishJobData,
-  type PublishJobResult,
   type CreatePublishQueueOptions,
 } from './publish-queue.js';
 export {
@@ -10,19 +9,23 @@ export {
   enqueueEvents,
   enqueueValidated,
   queueDepth,
+  queueFull,
   type EnqueueOptions,
   type EnqueuedEvent,
 } from './enqueue.js';
 export { KafkaBreaker, type KafkaBreakerOptions, type BreakerDecision } from './kafka-breaker.js';
 export {
   createPublishProcessor,
-  derivedEventId,
+  jobEventId,
   type PublishHooks,
   type PublishProcessorDeps,
 } from './publish-processor.js';
-export { PublishWorker, createPublishWorker, type PublishWorkerDeps } from './publish-worker.js';
-export { installShutdown, type Closeable, type InstallShutdownOptions } from './shutdown.js';
-export { SignalGate, type SignalGateOptions, type SignalVerdict } from './signal-gate.js';
+export {
+  PublishWorker,
+  createPublishWorker,
+  type PublishWorkerDeps,
+  type PublishWorkerEvents,
+} from './publish-worker.js';
 export {
   COOLDOWN_LIMITER,
   cooldownRemainingMs,

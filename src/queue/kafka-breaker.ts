@@ -1,8 +1,8 @@
 /** Options of {@link KafkaBreaker}. */
 export interface KafkaBreakerOptions {
-  /** Consecutive failed produce requests that open the breaker. @defaultValue 3 (config) */
+  /** Consecutive failed produce requests that open the breaker. Default: 3 (config) */
   failureThreshold: number;
-  /** How long to stop taking jobs once open. @defaultValue 5000 ms (config) */
+  /** How long to stop taking jobs once open. Default: 5000 ms (config) */
   cooldownMs: number;
   /** While a probe is in flight, other jobs are held this long. @defaultValue min(cooldownMs, 1000) */
   probeHoldMs?: number;

@@ -1,4 +1,5 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { backoffDelay } from '../async.js';
 import { DualstreamError } from '../errors.js';
 import { safeParseEvent, type DualEvent, type KafkaReceipt } from '../events/index.js';
 import type { Logger } from '../logger.js';
@@ -6,7 +7,8 @@ import type { DualstreamMetrics } from '../metrics.js';
 import type { DualPublisher } from '../publisher/index.js';
 import type { SourceOrder } from '../order/index.js';
 import type { KafkaBreaker } from './kafka-breaker.js';
-import type { PublishJobData, PublishJobResult } from './publish-queue.js';
+import type { PublishJobData } from './publish-queue.js';
+import type { PublishResult } from '../publisher/index.js';
 
 /** Test and observability seams of the processor. A hook that throws fails the attempt. */
 export interface PublishHooks {
@@ -51,9 +53,9 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
   };
 
   return async function processPublishJob(
-    job: Job<PublishJobData, PublishJobResult>,
+    job: Job<PublishJobData, PublishResult>,
     token?: string,
-  ): Promise<PublishJobResult> {
+  ): Promise<PublishResult> {
     const event = validate(job, deps.maxPayloadBytes, metrics);
 
     let receipt = receiptOf(job.data);
@@ -119,7 +121,7 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
  * (`kafkaFailures`), not in BullMQ's counters, because cool-down holds also bump those.
  */
 async function retryLaterIfOwed(
-  job: Job<PublishJobData, PublishJobResult>,
+  job: Job<PublishJobData, PublishResult>,
   err: unknown,
   retry: PublishProcessorDeps['retry'],
   token: string | undefined,
@@ -129,8 +131,7 @@ async function retryLaterIfOwed(
   const lastByJob = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const failures = (Number((job.data as { kafkaFailures?: unknown }).kafkaFailures) || 0) + 1;
   if (!lastByJob || failures >= retry.attempts) return;
-  const base = retry.backoffDelayMs * 2 ** Math.min(failures - 1, 20);
-  const delay = Math.round(base * (0.5 + Math.random() / 2));
+  const delay = backoffDelay(failures, { initialMs: retry.backoffDelayMs, jitter: 0.5 });
   await job.updateData({ ...job.data, kafkaFailures: failures } as PublishJobData);
   await job.moveToDelayed(Date.now() + delay, token);
   throw new DelayedError(
@@ -139,7 +140,7 @@ async function retryLaterIfOwed(
 }
 
 /** The event id of a job without one: stable across retries, no Redis round trip. */
-export function derivedEventId(job: Pick<Job, 'id' | 'timestamp' | 'queueName'>): string {
+export function jobEventId(job: Pick<Job, 'id' | 'timestamp' | 'queueName'>): string {
   return `${job.queueName}-${job.id ?? 'unknown'}-${job.timestamp}`.replace(/[\s:]/g, '_');
 }
 
@@ -151,7 +152,7 @@ function validate(
   const data: unknown = job.data;
   const input =
     data !== null && typeof data === 'object' && !Array.isArray(data) && !('id' in data)
-      ? { ...data, id: derivedEventId(job) }
+      ? { ...data, id: jobEventId(job) }
       : data;
   const r = safeParseEvent(input, { maxPayloadBytes });
   if (!r.success) {

@@ -2,6 +2,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
 import type { EventInput, KafkaReceipt } from '../events/index.js';
+import type { PublishResult } from '../publisher/index.js';
 
 /**
  * Data of a publish job: the event input itself (what a plain `queue.add(name, event)` sends),
@@ -13,18 +14,6 @@ export type PublishJobData = EventInput & {
   /** Kafka failures counted by the worker's retry floor (see `JOB_ATTEMPTS`). */
   kafkaFailures?: number;
 };
-
-/** Return value of a publish job: where the event went. */
-export interface PublishJobResult {
-  id: string;
-  topic: string;
-  partition: number;
-  offset: string;
-  /** The event's `source-seq` (with `ORDERING=source`). */
-  seq?: number;
-  /** Whether the Pub/Sub notification was sent (best-effort). */
-  notified: boolean;
-}
 
 /**
  * Default job options of the publish queue: attempts and exponential backoff with jitter from
@@ -53,8 +42,8 @@ export interface CreatePublishQueueOptions {
 export function createPublishQueue(
   config: DualstreamConfig,
   options: CreatePublishQueueOptions = {},
-): Queue<PublishJobData, PublishJobResult> {
-  return new Queue<PublishJobData, PublishJobResult>(config.queue.name, {
+): Queue<PublishJobData, PublishResult> {
+  return new Queue<PublishJobData, PublishResult>(config.queue.name, {
     connection: options.connection ?? { url: config.redis.url },
     prefix: config.redis.prefix,
     defaultJobOptions: publishJobOptions(config),

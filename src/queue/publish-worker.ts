@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Worker, type Job } from 'bullmq';
+import { safeEmitError } from '../async.js';
 import { DualstreamError } from '../errors.js';
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
@@ -11,7 +12,8 @@ import { createRedis } from '../redis.js';
 import { COOLDOWN_LIMITER } from './cooldown-limiter.js';
 import { KafkaBreaker } from './kafka-breaker.js';
 import { createPublishProcessor, type PublishHooks } from './publish-processor.js';
-import type { PublishJobData, PublishJobResult } from './publish-queue.js';
+import type { PublishJobData } from './publish-queue.js';
+import type { PublishResult } from '../publisher/index.js';
 
 /** Dependencies of {@link createPublishWorker}; anything omitted is built from the config. */
 export interface PublishWorkerDeps {
@@ -31,15 +33,21 @@ export interface PublishWorkerDeps {
   autorun?: boolean;
 }
 
+/** Typed events of {@link PublishWorker}. */
+export interface PublishWorkerEvents {
+  /** Connection and processing errors of the BullMQ worker and of the source order's loop. */
+  error: [err: Error];
+}
+
 /**
  * The publish worker: runs the publish processor with the configured concurrency, cools down
  * (queue-wide rate limit, no attempt spent) after repeated Kafka failures, probes, and resumes.
  * Emits `error` for connection and processing errors of the BullMQ worker; without a listener
  * they are logged.
  */
-export class PublishWorker extends EventEmitter {
+export class PublishWorker extends EventEmitter<PublishWorkerEvents> {
   /** The underlying BullMQ worker. */
-  readonly worker: Worker<PublishJobData, PublishJobResult>;
+  readonly worker: Worker<PublishJobData, PublishResult>;
   /** The Kafka cool-down breaker (state readable for health checks). */
   readonly breaker: KafkaBreaker;
   /** Per-source order, unless `ORDERING=none`. */
@@ -85,10 +93,11 @@ export class PublishWorker extends EventEmitter {
         ...(logger ? { logger } : {}),
       });
       this.publisher.onKafkaKeysFailed(this.order.onKafkaKeysFailed);
-      this.order.on('error', (err) => {
-        if (this.listenerCount('error') > 0) this.emit('error', err);
-        else logger?.warn({ err: { message: err.message } }, 'source order loop failed');
-      });
+      this.order.on('error', (err) =>
+        safeEmitError(this, err, (e) =>
+          logger?.warn({ err: { message: e.message } }, 'source order loop failed'),
+        ),
+      );
     }
     const processor = createPublishProcessor({
       publisher: this.publisher,
@@ -103,7 +112,7 @@ export class PublishWorker extends EventEmitter {
       ...(logger ? { logger } : {}),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
     });
-    const worker = new Worker<PublishJobData, PublishJobResult>(
+    const worker = new Worker<PublishJobData, PublishResult>(
       config.queue.name,
       shortStacks(processor),
       {
@@ -140,10 +149,9 @@ export class PublishWorker extends EventEmitter {
         worker.run().catch((err: unknown) => worker.emit('error', err as Error));
       }
     })();
-    worker.on('error', (err) => {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-      else logger?.error({ err }, 'publish worker error');
-    });
+    worker.on('error', (err) =>
+      safeEmitError(this, err, (e) => logger?.error({ err: e }, 'publish worker error')),
+    );
     worker.on('failed', (job, err) => {
       if (!job) return;
       const final =

@@ -39,17 +39,16 @@ interface JobJson {
   data?: unknown;
 }
 
-// The publish job's data is the event, possibly wrapped by the worker's resumable steps
-// (`{ event, receipt }`); read the source from either shape so the list stays readable.
-function sourceOf(data: unknown): string | undefined {
+/**
+ * `sourceType/sourceId` of a publish job's data, which is the event itself (the worker adds its
+ * receipt beside the event's fields); `undefined` for data of another shape (claim jobs, other
+ * queues, an invalid event).
+ */
+export function sourceOf(data: unknown): string | undefined {
   if (data === null || typeof data !== 'object') return undefined;
-  const d = data as Record<string, unknown>;
-  const event =
-    typeof d.sourceType === 'string' ? d : (d.event as Record<string, unknown> | undefined);
-  if (!event || typeof event.sourceType !== 'string' || typeof event.sourceId !== 'string') {
-    return undefined;
-  }
-  return `${event.sourceType}/${event.sourceId}`;
+  const { sourceType, sourceId } = data as Record<string, unknown>;
+  if (typeof sourceType !== 'string' || typeof sourceId !== 'string') return undefined;
+  return `${sourceType}/${sourceId}`;
 }
 
 /**

@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Queue } from 'bullmq';
 import type { DualstreamConfig } from '../config/index.js';
 import { BackpressureError } from '../errors.js';
-import { safeParseEvent, type DualEvent } from '../events/index.js';
+import { validateBatch, type DualEvent } from '../events/index.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import type { Logger } from '../logger.js';
 
@@ -74,24 +74,16 @@ export function createEventsRouter(deps: EventsRouteDeps): Router {
         res.status(400).json({ error: 'Request body is an empty array: send at least one event' });
         return;
       }
-      const issues: ApiIssue[] = [];
-      const events: DualEvent[] = [];
-      let rejected = 0;
-      inputs.forEach((input, index) => {
-        const r = safeParseEvent(input, { maxPayloadBytes: config.events.maxPayloadBytes });
-        if (r.success) {
-          events.push(r.event);
-          return;
-        }
-        rejected += 1;
-        for (const issue of r.error.issues) {
-          issues.push(Array.isArray(body) ? { index, ...issue } : { ...issue });
-        }
+      const { events, rejected } = validateBatch(inputs, {
+        maxPayloadBytes: config.events.maxPayloadBytes,
       });
-      if (issues.length > 0) {
-        metrics?.eventsRejected.inc({ entry: 'http' }, rejected);
+      if (rejected.length > 0) {
+        const issues: ApiIssue[] = rejected.flatMap(({ index, issues }) =>
+          issues.map((issue) => (Array.isArray(body) ? { index, ...issue } : { ...issue })),
+        );
+        metrics?.eventsRejected.inc({ entry: 'http' }, rejected.length);
         res.status(400).json({
-          error: `Invalid event${rejected === 1 ? '' : 's'}: nothing was enqueued`,
+          error: `Invalid event${rejected.length === 1 ? '' : 's'}: nothing was enqueued`,
           issues,
         });
         return;

@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Queue } from 'bullmq';
+import { toError, withTimeout } from '../async.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import type { Logger } from '../logger.js';
 
@@ -32,19 +33,11 @@ export const QUEUE_STATES = [
 
 async function runCheck(c: ReadinessCheck, timeoutMs: number): Promise<CheckResult> {
   const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const ok = await Promise.race([
-      c.check(),
-      new Promise<boolean>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    const ok = await withTimeout(c.check(), timeoutMs, `timed out after ${timeoutMs} ms`);
     return { ok, ms: Date.now() - started, ...(ok ? {} : { error: 'not reachable' }) };
   } catch (err) {
-    return { ok: false, ms: Date.now() - started, error: (err as Error).message };
-  } finally {
-    clearTimeout(timer);
+    return { ok: false, ms: Date.now() - started, error: toError(err).message };
   }
 }
 
@@ -69,19 +62,13 @@ export async function refreshQueueDepth(
 ): Promise<void> {
   await Promise.all(
     queues.map(async (queue) => {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const counts = await Promise.race([
-          queue.getJobCounts(...QUEUE_STATES),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error('getJobCounts timed out')), timeoutMs);
-          }),
-        ]);
-        for (const state of QUEUE_STATES) {
-          metrics.queueDepth.set({ queue: queue.name, state }, counts[state] ?? 0);
-        }
-      } finally {
-        clearTimeout(timer);
+      const counts = await withTimeout(
+        queue.getJobCounts(...QUEUE_STATES),
+        timeoutMs,
+        'getJobCounts timed out',
+      );
+      for (const state of QUEUE_STATES) {
+        metrics.queueDepth.set({ queue: queue.name, state }, counts[state] ?? 0);
       }
     }),
   );

@@ -2,7 +2,7 @@ import { orderKeys } from '../../src/order/index.js';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
-import { derivedEventId } from '../../src/queue/index.js';
+import { jobEventId } from '../../src/queue/index.js';
 import { Redis } from 'ioredis';
 import type { HostileDriver } from './hostile-driver.js';
 import type { LoadDriver } from './load-driver.js';
@@ -33,7 +33,7 @@ export async function activeJobs(redis: Redis, queue: Queue): Promise<KillSnapsh
     eventId:
       typeof (j.data as { id?: unknown })?.id === 'string'
         ? (j.data as { id: string }).id
-        : derivedEventId(j),
+        : jobEventId(j),
     token: tokens[i] ?? '',
   }));
 }

@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { addStream } from '../../src/ownership/lbs.js';
-import { ingestGroup } from '../../src/ownership/keys.js';
+import { ingestGroup } from '../../src/ingest/index.js';
 import { Fleet, waitForLog } from './fleet.js';
 import { generateHostileBodies, generateHostileEntries, generateHostileEvents } from './hostile.js';
 import { HostileDriver } from './hostile-driver.js';

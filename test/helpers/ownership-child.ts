@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/index.js';
 import { FencingError } from '../../src/errors.js';
-import { createIngester, ingestGroup, type StreamLease } from '../../src/ownership/index.js';
+import { createIngester, ingestGroup } from '../../src/ingest/index.js';
+import type { StreamLease } from '../../src/ownership/index.js';
 import { createPublishQueue } from '../../src/queue/index.js';
 
 const name = process.env.CHILD_NAME ?? 'child';

@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deriveEventId } from '../../src/ownership/index.js';
+import { deriveEventId } from '../../src/ingest/index.js';
 import { createPublishWorker, type PublishWorker } from '../../src/queue/index.js';
 import { createTopic, deleteTopics, readTopic } from '../helpers/pipeline-kit.js';
 import {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackpressureError } from '../../src/errors.js';
+import type { PublishResult } from '../../src/publisher/index.js';
 import { DualstreamMetrics } from '../../src/metrics.js';
 import {
   createPublishQueue,
   createPublishWorker,
   enqueueEvent,
   enqueueEvents,
-  type PublishJobResult,
 } from '../../src/queue/index.js';
 import { plainEnqueue } from '../helpers/plain-bullmq-producer.js';
 import {
@@ -54,7 +54,7 @@ describe('publish pipeline: happy path', () => {
       30_000,
       'all jobs completed',
     );
-    const results = new Map<string, PublishJobResult>();
+    const results = new Map<string, PublishResult>();
     for (const id of jobIds) {
       const job = await queue.getJob(id);
       expect(job?.returnvalue).toBeDefined();

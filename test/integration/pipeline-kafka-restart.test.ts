@@ -17,7 +17,7 @@ import { createDualPublisher, type DualPublisher } from '../../src/publisher/ind
 import {
   createPublishQueue,
   createPublishWorker,
-  derivedEventId,
+  jobEventId,
   enqueueEvents,
   type PublishWorker,
 } from '../../src/queue/index.js';
@@ -163,7 +163,7 @@ describe('publish pipeline: Kafka killed and restarted', () => {
           let id = d.id;
           if (id === undefined) {
             const job = await queue.getJob(jobIds[i]!);
-            id = derivedEventId(job!);
+            id = jobEventId(job!);
           }
           expected.set(id, (expected.get(id) ?? 0) + 1);
         }
@@ -212,7 +212,7 @@ describe('publish pipeline: Kafka killed and restarted', () => {
         // without acknowledging it; the worker then writes it again with a fresh producer, which
         // is the documented duplicate (README, guarantees) and is bounded by this set.
         for (const job of await queue.getActive()) {
-          inFlightAtKill.add(typeof job.data.id === 'string' ? job.data.id : derivedEventId(job));
+          inFlightAtKill.add(typeof job.data.id === 'string' ? job.data.id : jobEventId(job));
         }
         loading = false;
         await load;

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { overridesFrom, parseDuration } from '../../src/cli/options.js';
 import { parseOffsetSpec, planRanges } from '../../src/cli/replay.js';
 import { failedAsInvalid, matchesFilter } from '../../src/cli/retry-failed.js';
 import { groupReasons } from '../../src/cli/failed-jobs.js';
-import { parseNdjsonLine } from '../../src/cli/enqueue.js';
+import { packageVersion } from '../../src/cli/program.js';
+import { parseNdjsonLine, validateLines, type ValueLine } from '../../src/cli/enqueue.js';
 import { compareVersions, keyspaceEventsCheck, redactUrl } from '../../src/cli/doctor.js';
 import { withStartCredentials } from '../../src/cli/credentials.js';
 import { reportError, UsageError } from '../../src/cli/errors.js';
@@ -106,25 +108,37 @@ describe('retry-failed filter', () => {
   });
 });
 
-describe('parseNdjsonLine', () => {
+describe('parseNdjsonLine and validateLines', () => {
   it('blank, event, malformed, invalid', () => {
-    expect(parseNdjsonLine('   ', 1000)).toEqual({ kind: 'blank' });
-    expect(parseNdjsonLine('{"type":"t","sourceType":"a","sourceId":"b"}', 1000)).toMatchObject({
-      kind: 'event',
-    });
-    expect(parseNdjsonLine('{"type":', 1000)).toMatchObject({
+    const read = (text: string, line: number): ValueLine => {
+      const parsed = parseNdjsonLine(text);
+      if (parsed.kind !== 'value') throw new Error(`line ${line} has no value`);
+      return { line, value: parsed.value };
+    };
+    expect(parseNdjsonLine('   ')).toEqual({ kind: 'blank' });
+    expect(parseNdjsonLine('{"type":')).toMatchObject({
       kind: 'rejected',
       reason: expect.stringMatching(/^malformed JSON/),
     });
-    expect(parseNdjsonLine('[1]', 1000)).toEqual({
-      kind: 'rejected',
-      reason: 'event must be a JSON object',
+    const ok = read('{"type":"t","sourceType":"a","sourceId":"b"}', 1);
+    const notObject = read('[1]', 2);
+    const tooLarge = read('{"type":"t","sourceType":"a","sourceId":"b","payload":"xxxx"}', 3);
+    expect(validateLines([ok], 1000)).toMatchObject({
+      events: [{ type: 't', sourceType: 'a', sourceId: 'b' }],
+      rejected: [],
     });
-    expect(
-      parseNdjsonLine('{"type":"t","sourceType":"a","sourceId":"b","payload":"xxxx"}', 3),
-    ).toMatchObject({
-      kind: 'rejected',
-      reason: expect.stringMatching(/^payload: payload is 6 bytes; the limit is 3 bytes/),
+    expect(validateLines([ok, notObject], 1000)).toMatchObject({
+      events: [{ type: 't' }],
+      rejected: [{ line: 2, reason: 'event must be a JSON object' }],
+    });
+    expect(validateLines([tooLarge], 3)).toMatchObject({
+      events: [],
+      rejected: [
+        {
+          line: 3,
+          reason: expect.stringMatching(/^payload: payload is 6 bytes; the limit is 3 bytes/),
+        },
+      ],
     });
   });
 });
@@ -182,5 +196,16 @@ describe('reportError', () => {
       'dualstream: nope\n',
       'dualstream: boom\n',
     ]);
+  });
+});
+
+describe('packageVersion', () => {
+  it('is the version in package.json (what dualstream --version prints)', () => {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as {
+      version: string;
+    };
+    expect(packageVersion()).toBe(pkg.version);
   });
 });

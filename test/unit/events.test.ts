@@ -8,6 +8,7 @@ import {
   safeParseEvent,
   toRecord,
 } from '../../src/index.js';
+import { parseBatch, validateBatch } from '../../src/events/index.js';
 
 const valid = { type: 'push', sourceType: 'repo', sourceId: 'owner/repo', payload: { n: 1 } };
 
@@ -122,5 +123,34 @@ describe('naming and codec', () => {
       partition: 2,
       offset: '41',
     });
+  });
+});
+
+describe('validateBatch / parseBatch', () => {
+  const good = { type: 't', sourceType: 'a', sourceId: 'b' };
+  it('returns the valid events and every invalid input by its index', () => {
+    const r = validateBatch([good, { type: 't' }, 7, good]);
+    expect(r.events).toHaveLength(2);
+    expect(r.indexes).toEqual([0, 3]);
+    expect(r.rejected.map((x) => x.index)).toEqual([1, 2]);
+    expect(r.rejected[0]?.issues.map((i) => i.path)).toEqual(['sourceType', 'sourceId']);
+    expect(r.rejected[1]?.issues).toEqual([
+      { path: '', code: 'invalid_type', message: 'event must be a JSON object' },
+    ]);
+  });
+
+  it('parseBatch is all or nothing: one error whose paths carry the index', () => {
+    expect(parseBatch([good, good])).toHaveLength(2);
+    let caught: unknown;
+    try {
+      parseBatch([good, 7, { ...good, sourceId: 'a b' }]);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(EventValidationError);
+    expect((caught as EventValidationError).issues.map((i) => i.path)).toEqual([
+      '[1]',
+      '[2].sourceId',
+    ]);
   });
 });

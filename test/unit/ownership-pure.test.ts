@@ -6,9 +6,6 @@ import { safeParseEvent } from '../../src/events/index.js';
 import { OwnershipError } from '../../src/errors.js';
 import {
   claimJobId,
-  deriveEventId,
-  entryToPublishJob,
-  ingestGroup,
   lbsGroup,
   lbsKey,
   lbsPayload,
@@ -18,6 +15,7 @@ import {
   ownershipQueueName,
   parseLbsEntry,
 } from '../../src/ownership/index.js';
+import { deriveEventId, entryToPublishJob, ingestGroup } from '../../src/ingest/index.js';
 import { expiredChannel, streamOfLockKey } from '../../src/ownership/keys.js';
 import { NotificationStream } from '../../src/ownership/notification-stream.js';
 import { parseGroupConsumers, streamReply } from '../../src/ownership/stream-reply.js';
@@ -40,9 +38,24 @@ describe('ownership key names', () => {
     expect(expiredChannel(3)).toBe('__keyevent@3__:expired');
   });
 
-  it('keeps a stream hash tag as the first tag of its lock key (same cluster slot)', () => {
-    expect(lockKey('svc', '{t1}:orders').indexOf('{')).toBe(
-      lockKey('svc', '{t1}:orders').indexOf('{t1}'),
+  it('computes Redis Cluster slots as Redis does (the check below relies on it)', () => {
+    // Values from the Redis Cluster specification and `CLUSTER KEYSLOT`.
+    expect(crc16('123456789')).toBe(0x31c3);
+    expect(clusterSlot('foo')).toBe(12182);
+    expect(clusterSlot('{user1000}.following')).toBe(clusterSlot('{user1000}.followers'));
+    expect(clusterSlot('foo{}{bar}')).toBe(crc16('foo{}{bar}') % 16384);
+  });
+
+  it("puts the lock and meta keys of a hash-tagged stream in the stream's cluster slot", () => {
+    const service = fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/);
+    const tag = fc.string({ minLength: 1, maxLength: 12 }).filter((t) => !t.includes('}'));
+    fc.assert(
+      fc.property(service, tag, fc.string({ maxLength: 20 }), (svc, t, rest) => {
+        const stream = `{${t}}${rest}`;
+        const slot = clusterSlot(stream);
+        expect(clusterSlot(lockKey(svc, stream))).toBe(slot);
+        expect(clusterSlot(metaKey(svc, stream))).toBe(slot);
+      }),
     );
   });
 
@@ -196,3 +209,25 @@ describe('NotificationStream', () => {
     expect(await s.next()).toEqual({ value: undefined, done: true });
   });
 });
+
+/** CRC16-XMODEM, the checksum Redis Cluster uses for key slots. */
+function crc16(text: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i += 1) {
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+  }
+  return crc;
+}
+
+/** The cluster slot of a key: the hash tag (first `{...}` with content) when it has one. */
+function clusterSlot(key: string): number {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return crc16(key.slice(open + 1, close)) % 16384;
+  }
+  return crc16(key) % 16384;
+}

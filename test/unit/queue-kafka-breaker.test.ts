@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KafkaBreaker, derivedEventId } from '../../src/queue/index.js';
+import { KafkaBreaker, jobEventId } from '../../src/queue/index.js';
 
 describe('KafkaBreaker', () => {
   const make = () => {
@@ -61,11 +61,11 @@ describe('KafkaBreaker', () => {
   });
 });
 
-describe('derivedEventId', () => {
+describe('jobEventId', () => {
   it('is stable for a job and a valid event id', () => {
     const job = { id: '17', timestamp: 1_700_000_000_000, queueName: 'dualstream-publish' };
-    expect(derivedEventId(job)).toBe('dualstream-publish-17-1700000000000');
-    expect(derivedEventId(job)).toBe(derivedEventId({ ...job }));
-    expect(derivedEventId({ ...job, id: 'a b:c' })).toBe('dualstream-publish-a_b_c-1700000000000');
+    expect(jobEventId(job)).toBe('dualstream-publish-17-1700000000000');
+    expect(jobEventId(job)).toBe(jobEventId({ ...job }));
+    expect(jobEventId({ ...job, id: 'a b:c' })).toBe('dualstream-publish-a_b_c-1700000000000');
   });
 });

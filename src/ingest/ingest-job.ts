@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { safeParseEvent } from '../events/index.js';
 
+/** Consumer group the ingester creates on every data stream of service `service`. */
+export function ingestGroup(service: string): string {
+  return `${service}-ingest`;
+}
+
 /** Field of a data stream entry that holds the event JSON. */
 export const EVENT_FIELD = 'event';
 
