@@ -147,3 +147,33 @@ export {
   type PublisherPing,
   type StartedServer,
 } from './server/index.js';
+
+// The real-time edge: SSE, WebSocket, recent events, subscribe tokens and the typed client
+export {
+  SOURCES_PATH,
+  SUBSCRIBE_PATH,
+  SseParser,
+  SubscribeRefusedError,
+  SubscribeTokenError,
+  WS_PATH,
+  createRealtimeEdge,
+  createSubscribeToken,
+  subscribe,
+  verifySubscribeToken,
+  type ClientReset,
+  type MissingRange,
+  type RealtimeEdge,
+  type RealtimeEdgeDeps,
+  type RecentEvent,
+  type RecentEventsAnswer,
+  type ResetInfo,
+  type ResetReason,
+  type RetentionOptions,
+  type SseEvent,
+  type SubscribeOptions,
+  type SubscribeTokenOptions,
+  type SubscriberNotification,
+  type Subscription,
+  type SubscriptionStats,
+  type VerifiedToken,
+} from './realtime/index.js';

@@ -38,6 +38,18 @@ export class DualstreamMetrics {
   readonly orderWaits: Counter<'reason'>;
   /** Times the enqueue order had to be read from the queue's lists (events stream trimmed). */
   readonly orderResyncs: Counter;
+  /** Subscribers connected to the real-time edge, by transport (`sse`, `ws`). */
+  readonly edgeClients: Gauge<'transport'>;
+  /** Messages written to subscribers (one per subscriber per message). */
+  readonly edgeFanout: Counter;
+  /** Subscribers dropped because they did not keep up (or history could not be read). */
+  readonly edgeDropped: Counter;
+  /** Subscriptions that came with a resume token, by transport. */
+  readonly edgeResumes: Counter<'transport'>;
+  /** Explicit resets sent to subscribers, by reason (`expired`, `unknown`, `gap`). */
+  readonly edgeResets: Counter<'reason'>;
+  /** From the notification's publish to its write to a subscriber. */
+  readonly edgeLatency: Histogram;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -136,6 +148,45 @@ export class DualstreamMetrics {
       help: "Times the enqueue order was read from the queue's lists because the events stream was trimmed",
       registers: r,
     });
+    this.edgeClients = new Gauge({
+      name: 'dualstream_edge_clients',
+      help: 'Subscribers connected to the real-time edge (SSE and WebSocket)',
+      labelNames: ['transport'],
+      registers: r,
+    });
+    this.edgeFanout = new Counter({
+      name: 'dualstream_edge_fanout_total',
+      help: 'Notifications written to subscribers of the real-time edge (one per subscriber)',
+      registers: r,
+    });
+    this.edgeDropped = new Counter({
+      name: 'dualstream_edge_dropped_total',
+      help: 'Subscribers dropped because they did not keep up',
+      registers: r,
+    });
+    this.edgeResumes = new Counter({
+      name: 'dualstream_edge_resumes_total',
+      help: 'Subscriptions that resumed with a token',
+      labelNames: ['transport'],
+      registers: r,
+    });
+    this.edgeResets = new Counter({
+      name: 'dualstream_edge_resets_total',
+      help: 'Explicit resets sent to subscribers (expired, unknown token, gap)',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.edgeLatency = new Histogram({
+      name: 'dualstream_edge_delivery_seconds',
+      help: "From a notification's publish to its write to a subscriber",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    });
+    for (const transport of ['sse', 'ws']) {
+      this.edgeClients.set({ transport }, 0);
+      this.edgeResumes.inc({ transport }, 0);
+    }
+    for (const reason of ['expired', 'unknown', 'gap']) this.edgeResets.inc({ reason }, 0);
     // A labelled series exists only once incremented, and Prometheus' rate()/increase() cannot
     // count a series' first value: without these zeros the first rejected event, failure stage
     // or claim outcome of a process never shows on the dashboard nor fires an alert.

@@ -9,6 +9,7 @@ import { ingestCommand } from './ingest.js';
 import { replayCommand } from './replay.js';
 import { retryFailedCommand } from './retry-failed.js';
 import { startCommand } from './start.js';
+import { tokenCommand } from './token.js';
 import { topicCommand } from './topic.js';
 import { workerCommand } from './worker.js';
 
@@ -39,6 +40,7 @@ export function createProgram(): Command {
     replayCommand(),
     doctorCommand(),
     topicCommand(),
+    tokenCommand(),
     infraCommand(),
   ]) {
     cmd.showHelpAfterError('(run with --help for usage)');

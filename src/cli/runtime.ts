@@ -15,6 +15,7 @@ import { createKafkaPing, type KafkaPing } from '../server/kafka-ping.js';
 import { startServer } from '../server/listen.js';
 import { startMetricsServer } from '../server/metrics-server.js';
 import { startDemo } from './demo.js';
+import { createRealtimeEdge } from '../realtime/index.js';
 
 /** Which parts one process runs. */
 export interface Parts {
@@ -102,6 +103,9 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
         (name) => new Queue(name, { connection: redis, prefix: config.redis.prefix }),
       );
       for (const q of extraQueues) releasers.add(`queue ${q.name}`, () => q.close());
+      const realtime = createRealtimeEdge(config, { metrics, logger });
+      releasers.add('realtime edge', () => realtime.close());
+      await realtime.start();
       const app = createApp({
         config,
         publishQueue,
@@ -113,9 +117,13 @@ export async function runParts(config: DualstreamConfig, parts: Parts): Promise<
         ...(kafkaPing ? { kafkaPing: () => kafkaPing!.ping() } : {}),
         metrics,
         logger,
+        realtime,
       });
       const started = await startServer(app, config, logger);
+      realtime.attach(started.server);
       releasers.add('http server', () => started.close());
+      // Released before the HTTP server (last in, first out): subscribers hold connections open.
+      releasers.add('realtime subscribers', () => realtime.hub.close());
       url = started.url;
     }
     let metricsUrl: string | undefined;

@@ -123,6 +123,29 @@ export interface DualstreamConfig {
     extraQueues: string[];
     bodyLimitBytes: number;
   };
+  /** The real-time edge: retained history, SSE/WebSocket subscriptions (docs/realtime.md). */
+  edge: {
+    history: {
+      /** Retain notified events in the Pub/Sub Redis (needs `ORDERING=source`). @defaultValue true */
+      enabled: boolean;
+      /** @defaultValue 1000 events per source */
+      maxEvents: number;
+      /** @defaultValue 1 MiB per source */
+      maxBytes: number;
+      /** @defaultValue 3 600 000 ms (1 h) */
+      maxAgeMs: number;
+      /** Notifications kept per source type for `<sourceType>:*` resumes. @defaultValue 10 000 */
+      typeMaxEvents: number;
+    };
+    /** HMAC secret of browser subscribe tokens (`?token=`). @defaultValue absent (no tokens) */
+    subscribeSecret?: string;
+    /** Bytes buffered for one slow client before it is dropped. @defaultValue 1 MiB */
+    clientBufferBytes: number;
+    /** Heartbeat comment interval. @defaultValue 15 000 ms */
+    heartbeatMs: number;
+    /** Messages replayed at most per channel on a resume. @defaultValue 10 000 */
+    recoverLimit: number;
+  };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -252,6 +275,19 @@ function toConfig(e: ParsedEnv): DualstreamConfig {
       insecure: e.DUALSTREAM_INSECURE,
       extraQueues: e.EXTRA_QUEUES,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    },
+    edge: {
+      history: {
+        enabled: e.HISTORY_ENABLED,
+        maxEvents: e.HISTORY_MAX_EVENTS,
+        maxBytes: e.HISTORY_MAX_BYTES,
+        maxAgeMs: e.HISTORY_MAX_AGE_SECONDS * 1000,
+        typeMaxEvents: e.HISTORY_TYPE_MAX_EVENTS,
+      },
+      ...(e.SUBSCRIBE_SECRET ? { subscribeSecret: e.SUBSCRIBE_SECRET } : {}),
+      clientBufferBytes: e.SUBSCRIBE_CLIENT_BUFFER_BYTES,
+      heartbeatMs: e.SUBSCRIBE_HEARTBEAT_MS,
+      recoverLimit: e.SUBSCRIBE_RECOVER_LIMIT,
     },
     logLevel: e.LOG_LEVEL,
   };

@@ -142,6 +142,16 @@ export const envSchema = z.object({
         .map((s) => s.trim())
         .filter(Boolean),
     ),
+  // The real-time edge (docs/realtime.md): retained history and subscriptions.
+  HISTORY_ENABLED: boolFrom(true),
+  HISTORY_MAX_EVENTS: intFrom(1000, 1, 1_000_000),
+  HISTORY_MAX_BYTES: intFrom(1_048_576, 1024, 1024 * 1_048_576),
+  HISTORY_MAX_AGE_SECONDS: intFrom(3600, 1, 30 * 86_400),
+  HISTORY_TYPE_MAX_EVENTS: intFrom(10_000, 1, 10_000_000),
+  SUBSCRIBE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SUBSCRIBE_CLIENT_BUFFER_BYTES: intFrom(1_048_576, 1024, 1024 * 1_048_576),
+  SUBSCRIBE_HEARTBEAT_MS: intFrom(15_000, 100, 600_000),
+  SUBSCRIBE_RECOVER_LIMIT: intFrom(10_000, 1, 1_000_000),
   BODY_LIMIT_BYTES: intFrom(5 * 1_048_576, 1024, 256 * 1_048_576),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

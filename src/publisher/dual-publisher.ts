@@ -20,6 +20,8 @@ import {
 import { KafkaSink, type KafkaSinkHealth } from './kafka-sink.js';
 import { createPlatformaticProducer } from './platformatic-producer.js';
 import { RedisNotifier } from './redis-notifier.js';
+import { EdgeHistory } from '../realtime/history.js';
+import { edgeKeyBase } from '../realtime/keys.js';
 
 /** Where an event went. */
 export interface PublishResult {
@@ -183,9 +185,20 @@ export function createDualPublisher(
       name: 'dualstream-pubsub',
       extra: { maxRetriesPerRequest: 1 },
     });
+  const h = config.edge.history;
   const notifier = new RedisNotifier({
     redis,
     channelPrefix: config.events.channelPrefix,
+    ...(h.enabled
+      ? {
+          history: new EdgeHistory(edgeKeyBase(config.redis.prefix, config.events.channelPrefix), {
+            maxEvents: h.maxEvents,
+            maxBytes: h.maxBytes,
+            maxAgeMs: h.maxAgeMs,
+            typeMaxEvents: h.typeMaxEvents,
+          }),
+        }
+      : {}),
     ownsConnection: deps.pubsub === undefined,
     ...(deps.notifyTimeoutMs ? { timeoutMs: deps.notifyTimeoutMs } : {}),
     ...(logger ? { logger } : {}),

@@ -3,6 +3,7 @@ import { withTimeout } from '../async.js';
 import { notificationMessage, type DualEvent, type KafkaReceipt } from '../events/index.js';
 import { RateLimitedLog, type Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
+import { repairChannelFor, type EdgeHistory } from '../realtime/history.js';
 
 /** Options of {@link RedisNotifier}. */
 export interface RedisNotifierOptions {
@@ -16,6 +17,17 @@ export interface RedisNotifierOptions {
   ownsConnection?: boolean;
   logger?: Logger;
   metrics?: DualstreamMetrics;
+  /**
+   * Retained history of the real-time edge: a notification with a `seq` is retained and
+   * published by one script (see `src/realtime/history.ts`). @defaultValue none (PUBLISH only)
+   */
+  history?: EdgeHistory;
+  /**
+   * Retained writes that failed (Pub/Sub Redis away) are kept in memory, up to this many, and
+   * written to the history once Redis answers, published on the repair channel only (see
+   * `repairChannelFor`). @defaultValue 10 000
+   */
+  repairBacklog?: number;
 }
 
 /** One notification to send. */
@@ -27,6 +39,8 @@ export interface NotifyItem {
 interface Queued {
   channel: string;
   message: string;
+  /** Set when the notification goes through the history script. */
+  edge?: NotifyItem & { receipt: { seq: number } };
   done: (ok: boolean) => void;
 }
 
@@ -46,6 +60,10 @@ export class RedisNotifier {
   private scheduled = false;
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
+  private readonly history: EdgeHistory | undefined;
+  private readonly repairCap: number;
+  private backlog: Queued['edge'][] = [];
+  private repairing: Promise<void> | null = null;
 
   constructor(options: RedisNotifierOptions) {
     this.redis = options.redis;
@@ -56,14 +74,23 @@ export class RedisNotifier {
     this.warn = options.logger ? new RateLimitedLog(options.logger) : undefined;
     // An 'error' event without a listener would crash the process; reconnects are ioredis' job.
     if (this.redis.listenerCount('error') === 0) this.redis.on('error', () => undefined);
+    this.history = options.history;
+    this.repairCap = options.repairBacklog ?? 10_000;
+    if (this.history) {
+      this.history.define(this.redis);
+      this.redis.on('ready', () => this.repair());
+    }
   }
 
   /** PUBLISH one notification; resolves whether Redis accepted it. Never rejects. */
   notify(event: DualEvent, receipt: KafkaReceipt): Promise<boolean> {
     if (this.closed) return Promise.resolve(this.failed(1, new Error('notifier closed')));
     const { channel, message } = notificationMessage(event, receipt, this.channelPrefix);
+    const seq = receipt.seq;
+    const edge =
+      this.history && seq !== undefined ? { event, receipt: { ...receipt, seq } } : undefined;
     return new Promise<boolean>((done) => {
-      this.queued.push({ channel, message, done });
+      this.queued.push({ channel, message, done, ...(edge ? { edge } : {}) });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.drain());
@@ -90,6 +117,7 @@ export class RedisNotifier {
     this.drain();
     this.closed = true;
     await Promise.all(this.inflight);
+    await this.repairing;
     if (this.ownsConnection) {
       await this.redis.quit().catch(() => this.redis.disconnect());
     }
@@ -109,7 +137,11 @@ export class RedisNotifier {
     let results: boolean[];
     try {
       const pipeline = this.redis.pipeline();
-      for (const q of batch) pipeline.publish(q.channel, q.message);
+      for (const q of batch) {
+        if (q.edge && this.history) {
+          void this.history.append(pipeline, q.channel, q.edge.event, q.edge.receipt);
+        } else pipeline.publish(q.channel, q.message);
+      }
       // The pipeline may settle after the timeout (offline queue); that late result is ignored.
       const replies = await withTimeout(
         pipeline.exec(),
@@ -125,7 +157,49 @@ export class RedisNotifier {
     }
     const sent = results.filter(Boolean).length;
     if (sent > 0) this.metrics?.notificationsSent.inc(sent);
+    batch.forEach((q, i) => {
+      if (!results[i] && q.edge) this.keepForRepair(q.edge);
+    });
+    if (sent > 0 && this.backlog.length > 0) this.repair();
     batch.forEach((q, i) => q.done(results[i] ?? false));
+  }
+
+  private keepForRepair(item: Queued['edge']): void {
+    this.backlog.push(item);
+    // Bounded: the oldest go first; a subscriber detects the hole by seq and gets a reset.
+    if (this.backlog.length > this.repairCap)
+      this.backlog.splice(0, this.backlog.length - this.repairCap);
+  }
+
+  /**
+   * Write the retained entries of notifications that failed, once Redis answers again, so that a
+   * resume after a Pub/Sub outage still finds them. Published on the repair channel, not the
+   * source's: plain subscribers would see them out of order, the edge orders them by seq. One run
+   * at a time; what fails stays for the next.
+   */
+  private repair(): void {
+    if (this.repairing || this.backlog.length === 0 || !this.history || this.closed) return;
+    const history = this.history;
+    this.repairing = (async () => {
+      while (this.backlog.length > 0 && !this.closed) {
+        const batch = this.backlog.splice(0, 500);
+        try {
+          const pipeline = this.redis.pipeline();
+          for (const item of batch) {
+            if (!item) continue;
+            const channel = repairChannelFor(item.event, this.channelPrefix);
+            void history.append(pipeline, channel, item.event, item.receipt);
+          }
+          const replies = await pipeline.exec();
+          if ((replies ?? []).some(([err]) => err)) throw new Error('repair write failed');
+        } catch {
+          this.backlog.unshift(...batch);
+          break;
+        }
+      }
+    })().finally(() => {
+      this.repairing = null;
+    });
   }
 
   private failed(count: number, err: Error): false {

@@ -1,4 +1,10 @@
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type Response,
+  type Router,
+} from 'express';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DualstreamConfig } from '../config/index.js';
@@ -40,6 +46,8 @@ export interface AppDeps {
   logger?: Logger;
   /** @defaultValue `enqueueValidated` of the queue module (the route validates first) */
   enqueueEvents?: EnqueueEventsFn;
+  /** The real-time edge (`createRealtimeEdge`): `/v1/subscribe` and `/v1/sources/…/events`. */
+  realtime?: { router: Router };
 }
 
 interface HttpError {
@@ -147,6 +155,8 @@ export function createApp(deps: AppDeps): Express {
       logger,
     }),
   );
+  // The edge checks its own credentials: basic/bearer, or a browser's signed `?token=`.
+  if (deps.realtime) app.use(deps.realtime.router);
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'Not found' });
   });

@@ -2,6 +2,7 @@ import type { Failover } from './lock-watcher.js';
 import type { TimelineEntry } from './log.js';
 import type { ChaosOptions } from './options.js';
 import type { VerifyResult } from './verify.js';
+import type { SubscriberVerdict } from './edge-subscribers.js';
 
 /** One injected fault, as logged. */
 export interface FaultRecord {
@@ -45,6 +46,8 @@ export interface ReportInput {
   drain: { drained: boolean; ms: number; detail: string };
   notificationsReceived: number;
   notificationsWithPayload: number;
+  /** The real-time edge's subscribers (typed client, plain SSE) and what they ended with. */
+  subscribers?: SubscriberVerdict[];
   peakRssKb: Record<string, number>;
   unexpectedExits: string[];
   timeline: TimelineEntry[];
@@ -112,6 +115,22 @@ export function buildReport(input: ReportInput): ChaosReport {
       detail: `${input.notificationsWithPayload} carried a payload`,
     },
   ];
+  const subs = input.subscribers ?? [];
+  if (subs.length > 0) {
+    const bad = subs.filter((v) => !v.ok);
+    checks.push({
+      name: 'edge subscribers complete',
+      ok: bad.length === 0,
+      detail: bad.length
+        ? bad
+            .map(
+              (v) =>
+                `${v.name}: ${v.missingUnexplained} missing without a reset (${v.missingSamples.join(' ')}), ${v.duplicates} twice, ${v.inversions} out of order`,
+            )
+            .join('; ')
+        : `${subs.length} subscribers: every event in seq order, or an explicit reset`,
+    });
+  }
   const passed = checks.every((c) => c.ok);
   const rows: Array<[string, string, string]> = [];
   const row = (figure: string, value: string | number, check = '') =>
@@ -160,6 +179,17 @@ export function buildReport(input: ReportInput): ChaosReport {
     `${r.notifications.delivered} / ${r.notifications.expected} (${(r.notifications.ratio * 100).toFixed(2)} %)`,
   );
   row('notifications received in total', input.notificationsReceived);
+  for (const v of subs) {
+    row(
+      `edge subscriber ${v.name} (delivered / filled / connections)`,
+      `${v.delivered} / ${v.filled} / ${v.connections} over ${v.sources} sources`,
+      mark(v.ok),
+    );
+    row(
+      '  resets (missed for good) / unexplained / twice / out of order',
+      `${v.resets}${v.resetDetail ? ` [${v.resetDetail}]` : ''} / ${v.missingUnexplained} / ${v.duplicates} / ${v.inversions}`,
+    );
+  }
   const h = input.hostile;
   for (const e of ['bullmq', 'http', 'stream'] as const) {
     row(

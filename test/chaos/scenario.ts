@@ -28,6 +28,7 @@ import { LockWatcher, type Failover } from './lock-watcher.js';
 import { ChaosLog } from './log.js';
 import type { ManagedProcess } from './managed-process.js';
 import { NotificationWatcher } from './notification-watcher.js';
+import { EdgeSubscribers, lastSeqs } from './edge-subscribers.js';
 import type { ChaosOptions } from './options.js';
 import { PrivateKafka } from './private-kafka.js';
 import { freePort, ThrowawayRedis } from './redis-server.js';
@@ -200,6 +201,15 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       ),
       durationMs: o.durationS * 800,
     });
+
+    // Subscribers of the real-time edge (the board serves it): they live through every fault.
+    const subscribers = new EdgeSubscribers(`http://127.0.0.1:${boardPort}`, httpAuth);
+    subscribers.startTyped('typed client chaos:*', ['chaos:*']);
+    subscribers.startTyped('typed client 2 sources', ['chaos:b-repo-2', 'chaos:b-repo-11']);
+    subscribers.startRaw('SSE chaos:*', ['chaos:*']);
+    subscribers.startRaw('SSE 2 sources', ['chaos:b-repo-3', 'chaos:b-repo-12']);
+    cleanups.push(() => subscribers.stop());
+    if (!(await subscribers.ready(20_000))) log.warn('edge subscribers not subscribed after 20 s');
 
     const loadStart = Date.now();
     log.phase(
@@ -383,6 +393,14 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       `read ${read.records.length} records (high watermarks ${JSON.stringify(read.highWatermarks)})`,
     );
 
+    const maxSeq = lastSeqs(read.records, 'chaos');
+    const caughtUp = await subscribers.caughtUp(maxSeq, 30_000);
+    await subscribers.stop();
+    const subscriberVerdicts = subscribers.verdicts(maxSeq);
+    log.info(
+      `edge subscribers ${caughtUp ? 'caught up' : 'NOT caught up after 30 s'}: ${subscriberVerdicts.map((v) => `${v.name}: ${v.delivered} delivered, ${v.resets} resets, ${v.missingUnexplained} missing`).join('; ')}`,
+    );
+
     const killedWorkerJobs = await jobsOfKilledWorkers(plainQueue, killSnapshots);
     const result = verify({
       records: read.records,
@@ -435,6 +453,7 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       drain,
       notificationsReceived: watcher.messages,
       notificationsWithPayload: watcher.withPayload,
+      subscribers: subscriberVerdicts,
       peakRssKb: peakRss,
       unexpectedExits: unexpected,
       timeline: log.entries,

@@ -202,6 +202,14 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
+    // A subscriber of the real-time edge, so its panels (fan-out, latency) have data.
+    const subscriber = new AbortController();
+    const stream = await fetch(`${aBase}/v1/subscribe?channel=repo:*`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: subscriber.signal,
+    });
+    expect(stream.status).toBe(200);
+    void stream.body?.pipeTo(new WritableStream()).catch(() => undefined);
     let loading = true;
     let round = 0;
     const load = (async () => {
@@ -282,6 +290,7 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
       const value = (expr: string, label?: [string, string]) =>
         results.get(expr)?.find((s) => !label || s.metric[label[0]] === label[1])?.value ?? NaN;
       expect(value('sum(rate(dualstream_events_published_total[1m]))')).toBeGreaterThan(0);
+      expect(value('sum(rate(dualstream_edge_fanout_total[1m]))')).toBeGreaterThan(0);
       // One failed job, reported by two servers.
       expect(
         (await p.query('dualstream_queue_jobs{state="failed"} > 0')).map((s) => s.metric.instance),
@@ -333,6 +342,7 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
     } finally {
       loading = false;
       await load;
+      subscriber.abort();
     }
     expect(await a.stop('SIGTERM')).toBe(0);
   });
