@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { removeOrderState } from '../../src/order/index.js';
-import { metricsUrlOf, startCliChild, type CliChild } from '../helpers/cli-child.js';
+import { metricsUrlOf, startCliChild, startUrlOf, type CliChild } from '../helpers/cli-child.js';
 
 export const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -28,6 +28,11 @@ export interface RigOptions {
   metrics?: boolean;
   /** Run id prefix. @defaultValue `rig` */
   name?: string;
+  /**
+   * `worker` (the default), or `start`: worker and HTTP server (the real-time edge) in one
+   * process, with a bearer token for its API and its /metrics.
+   */
+  command?: 'worker' | 'start';
 }
 
 /** A running worker with its producer and notification timer. */
@@ -35,8 +40,10 @@ export interface Rig {
   readonly run: string;
   readonly channelPrefix: string;
   readonly worker: CliChild;
-  /** The worker's /metrics URL when `metrics` was asked for. */
+  /** The worker's /metrics URL when `metrics` was asked for (or the command is `start`). */
   readonly metricsUrl: string | undefined;
+  /** With `start`: the server's base URL and the `authorization` header its API wants. */
+  readonly server: { url: string; authorization: string } | undefined;
   /**
    * Add events at `rate` per second for `seconds`; `onArrive(index, ms)` hears each
    * notification with its add → notification time. Resolves once every add was acknowledged.
@@ -80,22 +87,24 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   });
   await sub.psubscribe(`${run}:*`);
   const queue = new Queue(run, { connection: { url: REDIS_URL } });
-  const worker = startCliChild(
-    'worker',
-    ['worker', ...(options.metrics ? ['--metrics-port', '0'] : [])],
-    {
-      REDIS_URL,
-      KAFKA_BROKERS: BROKERS,
-      KAFKA_TOPIC: run,
-      DUALSTREAM_QUEUE: run,
-      DUALSTREAM_CHANNEL_PREFIX: run,
-      ORDERING: options.ordering,
-      KAFKA_CLIENT: options.client ?? 'kafkajs',
-      // The metrics URL is on the info-level start-up line.
-      LOG_LEVEL: options.metrics ? 'info' : 'warn',
-      ...options.env,
-    },
-  );
+  const serving = options.command === 'start';
+  const bearer = randomUUID();
+  const args = serving
+    ? ['start']
+    : ['worker', ...(options.metrics ? ['--metrics-port', '0'] : [])];
+  const worker = startCliChild(serving ? 'start' : 'worker', args, {
+    REDIS_URL,
+    KAFKA_BROKERS: BROKERS,
+    KAFKA_TOPIC: run,
+    DUALSTREAM_QUEUE: run,
+    DUALSTREAM_CHANNEL_PREFIX: run,
+    ORDERING: options.ordering,
+    KAFKA_CLIENT: options.client ?? 'kafkajs',
+    // The worker's metrics URL is on its info-level start-up line.
+    LOG_LEVEL: options.metrics && !serving ? 'info' : 'warn',
+    ...(serving ? { PORT: '0', BOARD_TOKEN: bearer } : {}),
+    ...options.env,
+  });
 
   const close = async (): Promise<void> => {
     await worker.stop('SIGTERM', 15_000);
@@ -109,7 +118,13 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   };
 
   try {
-    const metricsUrl = options.metrics ? await metricsUrlOf(worker) : undefined;
+    const base = serving ? await startUrlOf(worker) : undefined;
+    const server = base ? { url: base, authorization: `Bearer ${bearer}` } : undefined;
+    const metricsUrl = base
+      ? `${base}/metrics`
+      : options.metrics
+        ? await metricsUrlOf(worker)
+        : undefined;
     let probed = false;
     sentAt.set(`${run}-probe`, { t0: 0, index: -1, onArrive: () => (probed = true) });
     await queue.add('event', {
@@ -132,6 +147,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       channelPrefix: run,
       worker,
       metricsUrl,
+      server,
       pending: () => sentAt.size,
       close,
       async addAtRate(rate, seconds, sources, onArrive) {
