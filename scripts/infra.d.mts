@@ -20,6 +20,17 @@ export interface InfraOptions {
   cacheDir?: string;
   /** Pid files, logs and KRaft data. @defaultValue env DUALSTREAM_RUN_DIR or `<cacheDir>/run` */
   runDir?: string;
+  /**
+   * Nodes of the managed Kafka: 1 is the single development broker; more run a replicated KRaft
+   * cluster of combined broker+controller nodes (replication min(3, n), min.insync.replicas 2
+   * from 3 nodes). @defaultValue env KAFKA_NODES or 1
+   */
+  kafkaNodes?: number;
+  /**
+   * Client port of cluster node 1; node i serves on this + 2(i-1), its controller one above.
+   * KAFKA_BROKERS is not used for a cluster. @defaultValue kafkaPort, env KAFKA_CLUSTER_PORT or 19092
+   */
+  clusterPort?: number;
   /** Manage Kafka. @defaultValue true */
   kafka?: boolean;
   /** Manage Redis. @defaultValue true */
@@ -52,6 +63,15 @@ export interface KafkaUpResult {
   startMs: number;
   totalMs: number;
   logFile: string | undefined;
+  /** Every node of a cluster (`kafkaNodes` > 1); `address` then lists them all, comma-separated. */
+  nodes?: Array<{
+    id: number;
+    address: string;
+    pid: number | undefined;
+    logFile: string | undefined;
+  }>;
+  /** Client addresses of the cluster's nodes. */
+  brokers?: string[];
 }
 
 export interface RedisUpResult {
@@ -96,13 +116,19 @@ export interface InfraStatus {
     pid: number | undefined;
     version: string | undefined;
     logFile: string | undefined;
+    nodes?: Array<{ id: number; address: string; state: ProbeState; pid: number | undefined }>;
   };
   redis: { url: string; state: ProbeState; detail: string; managed: boolean };
 }
 
-export interface KillKafkaOptions extends InfraOptions {
+export interface KillKafkaOptions extends NodeOptions {
   /** @defaultValue 'SIGKILL' */
   signal?: NodeJS.Signals;
+}
+
+export interface NodeOptions extends InfraOptions {
+  /** Which node of a cluster (1 to `kafkaNodes`); required when `kafkaNodes` > 1. */
+  node?: number;
 }
 
 /** Makes sure Kafka and Redis answer, starting local ones where needed. Safe to repeat. */
@@ -116,7 +142,9 @@ export declare function killKafka(
   opts?: KillKafkaOptions,
 ): Promise<{ pid: number; signal: NodeJS.Signals }>;
 /** Starts the managed broker again on the same storage dir (topics and offsets survive). */
-export declare function startKafka(opts?: InfraOptions): Promise<KafkaUpResult>;
+export declare function startKafka(opts?: NodeOptions): Promise<KafkaUpResult>;
+/** Client addresses of every managed node (`host:port`; one for the single broker). */
+export declare function kafkaBrokerList(opts?: InfraOptions): string[];
 /** Raw ApiVersions v0 probe: `kafka`, `closed` (nothing listens) or `other` (not Kafka). */
 export declare function probeKafka(
   host: string,

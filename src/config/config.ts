@@ -41,6 +41,11 @@ export interface DualstreamConfig {
       partitions?: number;
       /** @defaultValue the broker's `default.replication.factor` */
       replicationFactor?: number;
+      /**
+       * `min.insync.replicas` of the new topic: with acks=all, how many replicas must have a
+       * record before it counts as written. @defaultValue the broker's `min.insync.replicas`
+       */
+      minInsyncReplicas?: number;
     };
   };
   redis: {
@@ -207,6 +212,9 @@ function toConfig(e: ParsedEnv): DualstreamConfig {
         ...(e.KAFKA_TOPIC_PARTITIONS !== undefined ? { partitions: e.KAFKA_TOPIC_PARTITIONS } : {}),
         ...(e.KAFKA_TOPIC_REPLICATION !== undefined
           ? { replicationFactor: e.KAFKA_TOPIC_REPLICATION }
+          : {}),
+        ...(e.KAFKA_TOPIC_MIN_ISR !== undefined
+          ? { minInsyncReplicas: e.KAFKA_TOPIC_MIN_ISR }
           : {}),
       },
     },

@@ -85,6 +85,14 @@ export const envSchema = z.object({
     .transform(Number)
     .pipe(z.number().int().min(1).max(100))
     .optional(),
+  // min.insync.replicas set on a topic the worker creates; unset takes the broker's default.
+  KAFKA_TOPIC_MIN_ISR: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .optional(),
   REDIS_URL: redisUrl.optional().transform((v) => v ?? 'redis://127.0.0.1:6379'),
   PUBSUB_REDIS_URL: redisUrl.optional(),
   DUALSTREAM_PREFIX: name('bull'),

@@ -16,6 +16,8 @@ export interface TopicSpec {
   topic: string;
   partitions?: number;
   replicationFactor?: number;
+  /** `min.insync.replicas` of the new topic; unset takes the broker's default. */
+  minInsyncReplicas?: number;
 }
 
 /** How a topic looks to `doctor`, and whether the broker would create it on first write. */
@@ -23,6 +25,12 @@ export interface TopicInspection {
   exists: boolean;
   partitions: number;
   leaderless: number;
+  /** Replicas per partition (the largest, should partitions differ); 0 when it does not exist. */
+  replicationFactor: number;
+  /** Partitions whose in-sync replicas are fewer than their replicas. */
+  underReplicated: number;
+  /** The topic's `min.insync.replicas`; undefined when it could not be read. */
+  minInsyncReplicas?: number;
   /** The broker's `auto.create.topics.enable`; undefined when it could not be read. */
   brokerAutoCreates?: boolean;
 }
@@ -65,6 +73,13 @@ export async function ensureTopic(
           topic: spec.topic,
           numPartitions: spec.partitions ?? -1,
           replicationFactor: spec.replicationFactor ?? -1,
+          ...(spec.minInsyncReplicas !== undefined
+            ? {
+                configEntries: [
+                  { name: 'min.insync.replicas', value: String(spec.minInsyncReplicas) },
+                ],
+              }
+            : {}),
         },
       ],
     });
@@ -99,6 +114,9 @@ export async function ensureTopicAtStartup(
       ...(creation.replicationFactor !== undefined
         ? { replicationFactor: creation.replicationFactor }
         : {}),
+      ...(creation.minInsyncReplicas !== undefined
+        ? { minInsyncReplicas: creation.minInsyncReplicas }
+        : {}),
     });
     if (result.outcome === 'created') {
       logger.info(
@@ -124,11 +142,30 @@ export async function inspectTopic(kafka: KafkaSettings, topic: string): Promise
     const exists = (await admin.listTopics()).includes(topic);
     let partitions = 0;
     let leaderless = 0;
+    let replicationFactor = 0;
+    let underReplicated = 0;
+    let minInsyncReplicas: number | undefined;
     if (exists) {
       const meta = await admin.fetchTopicMetadata({ topics: [topic] });
       const list = meta.topics[0]?.partitions ?? [];
       partitions = list.length;
       leaderless = list.filter((p) => p.leader < 0).length;
+      replicationFactor = Math.max(0, ...list.map((p) => p.replicas.length));
+      underReplicated = list.filter((p) => p.isr.length < p.replicas.length).length;
+      try {
+        const res = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [
+            { type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] },
+          ],
+        });
+        const v = res.resources[0]?.configEntries.find(
+          (c) => c.configName === 'min.insync.replicas',
+        )?.configValue;
+        if (v !== undefined && /^\d+$/.test(v)) minInsyncReplicas = Number(v);
+      } catch {
+        // Not allowed to read topic configs (ACLs): say nothing about min.insync.replicas.
+      }
     }
     let brokerAutoCreates: boolean | undefined;
     try {
@@ -157,6 +194,9 @@ export async function inspectTopic(kafka: KafkaSettings, topic: string): Promise
       exists,
       partitions,
       leaderless,
+      replicationFactor,
+      underReplicated,
+      ...(minInsyncReplicas !== undefined ? { minInsyncReplicas } : {}),
       ...(brokerAutoCreates !== undefined ? { brokerAutoCreates } : {}),
     };
   } finally {
