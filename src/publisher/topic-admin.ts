@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import type { DualstreamConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
@@ -65,9 +66,11 @@ export async function ensureTopic(
     if ((await admin.listTopics()).includes(spec.topic)) {
       return { outcome: 'exists', topic: spec.topic, partitions: (await partitionsOf()).length };
     }
-    // -1 asks the broker for its defaults (Kafka 2.4+).
+    // -1 asks the broker for its defaults (Kafka 2.4+). kafkajs' own wait for leaders gives up
+    // on UNKNOWN_TOPIC_OR_PARTITION, which a cluster answers until every broker has the new
+    // topic's metadata: wait here instead.
     const created = await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [
         {
           topic: spec.topic,
@@ -83,7 +86,7 @@ export async function ensureTopic(
         },
       ],
     });
-    const partitions = await partitionsOf();
+    const partitions = await untilLeaders(partitionsOf, spec.topic);
     if (!created) return { outcome: 'exists', topic: spec.topic, partitions: partitions.length };
     return {
       outcome: 'created',
@@ -93,6 +96,28 @@ export async function ensureTopic(
     };
   } finally {
     await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Metadata of a new topic once every partition has a leader (bounded: 30 s). */
+async function untilLeaders<T extends { leader: number }>(
+  partitionsOf: () => Promise<T[]>,
+  topic: string,
+): Promise<T[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    let last: string;
+    try {
+      const partitions = await partitionsOf();
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return partitions;
+      last = `${partitions.filter((p) => p.leader < 0).length} of ${partitions.length} partition(s) without a leader`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Topic "${topic}" was created but has no leaders after 30 s: ${last}`);
+    }
+    await sleep(200);
   }
 }
 

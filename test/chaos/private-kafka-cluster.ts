@@ -91,27 +91,39 @@ export class PrivateKafkaCluster {
     return Date.now() - started;
   }
 
-  /** Partition leaders of `topic` per node, most first (nodes leading nothing included). */
-  async leaders(topic: string): Promise<LeaderCount[]> {
+  /** Partitions of `topic` whose ISR is smaller than their replicas (a node down or behind). */
+  async underReplicated(topic: string): Promise<number> {
+    const partitions = await this.partitions(topic);
+    return partitions.filter((p) => p.isr.length < p.replicas.length).length;
+  }
+
+  private async partitions(
+    topic: string,
+  ): Promise<Array<{ leader: number; replicas: number[]; isr: number[] }>> {
     const admin = new Kafka({
-      clientId: 'cluster-leaders',
+      clientId: 'cluster-inspect',
       brokers: this.brokers,
       logLevel: logLevel.NOTHING,
     }).admin();
     await admin.connect();
     try {
       const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-      const count = new Map<number, number>();
-      for (let id = 1; id <= this.nodes; id++) count.set(id, 0);
-      for (const p of meta.topics[0]?.partitions ?? []) {
-        count.set(p.leader, (count.get(p.leader) ?? 0) + 1);
-      }
-      return [...count]
-        .map(([node, partitions]) => ({ node, partitions }))
-        .sort((a, b) => b.partitions - a.partitions || a.node - b.node);
+      return meta.topics[0]?.partitions ?? [];
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /** Partition leaders of `topic` per node, most first (nodes leading nothing included). */
+  async leaders(topic: string): Promise<LeaderCount[]> {
+    const count = new Map<number, number>();
+    for (let id = 1; id <= this.nodes; id++) count.set(id, 0);
+    for (const p of await this.partitions(topic)) {
+      count.set(p.leader, (count.get(p.leader) ?? 0) + 1);
+    }
+    return [...count]
+      .map(([node, partitions]) => ({ node, partitions }))
+      .sort((a, b) => b.partitions - a.partitions || a.node - b.node);
   }
 
   /** Stop every node and remove the run dir (unless `keep`). */
