@@ -7,6 +7,8 @@
 //
 // --kafka-nodes 3 (or KAFKA_NODES=3) runs a replicated 3-node KRaft cluster instead of the single
 // broker, on KAFKA_CLUSTER_PORT (19092) and up (scripts/infra/kafka-cluster.mjs).
+// --redis-cluster runs a Redis Cluster of 3 masters and 3 replicas on REDIS_CLUSTER_PORT (17000)
+// and up instead of using REDIS_URL (scripts/infra/redis-cluster.mjs).
 // Environment: KAFKA_BROKERS (127.0.0.1:9092), KAFKA_CONTROLLER_PORT (broker port + 1),
 // KAFKA_VERSION, KAFKA_HEAP_OPTS, REDIS_URL (redis://127.0.0.1:6379), DUALSTREAM_RUN_DIR,
 // XDG_CACHE_HOME, DUALSTREAM_INFRA=docker (use `docker compose` when an engine is present).
@@ -33,6 +35,14 @@ import { defaultLog, resolveOptions } from './infra/options.mjs';
 import { probeKafka, probeRedis } from './infra/probe.mjs';
 import { seconds } from './infra/processes.mjs';
 import { ensureRedis, isRedisManaged, stopManagedRedis } from './infra/redis.mjs';
+import {
+  ensureRedisCluster,
+  killRedisNode,
+  redisClusterPorts,
+  redisClusterUrl,
+  restartRedisNode,
+  stopRedisCluster,
+} from './infra/redis-cluster.mjs';
 
 export { DEFAULT_KAFKA_VERSION } from './infra/options.mjs';
 export { parseHostPort, probeKafka, probeRedis } from './infra/probe.mjs';
@@ -48,7 +58,11 @@ export async function infraUp(opts = {}) {
     if (dockerAvailable()) return dockerUp(o, started);
     o.log('DUALSTREAM_INFRA=docker but no Docker engine answers; using local processes');
   }
-  const redis = o.redis ? await ensureRedis(o) : undefined;
+  const redis = !o.redis
+    ? undefined
+    : o.redisCluster
+      ? await ensureRedisCluster(o)
+      : await ensureRedis(o);
   const kafka = !o.kafka
     ? undefined
     : o.kafkaNodes > 1
@@ -73,7 +87,11 @@ export async function infraDown(opts = {}) {
         : await stopManagedKafka(o, opts.clean),
     );
   }
-  if (o.redis) result.redis = await stopManagedRedis(o);
+  if (o.redis) {
+    result.redis = o.redisCluster
+      ? await stopRedisCluster(o, opts.clean)
+      : await stopManagedRedis(o);
+  }
   return result;
 }
 
@@ -183,6 +201,22 @@ export async function startKafka(opts = {}) {
   return ensureKafka(targetNode({ ...opts, redis: false }));
 }
 
+/** The `redis+cluster://` URL and ports of the Redis Cluster that `opts` describe. */
+export function redisClusterInfo(opts = {}) {
+  const o = resolveOptions(opts);
+  return { url: redisClusterUrl(o), ports: redisClusterPorts(o) };
+}
+
+/** Fault injection: kill -9 (by default) the Redis Cluster node on `opts.port`. */
+export async function killRedisClusterNode(opts) {
+  return killRedisNode(resolveOptions(opts), opts.port, opts.signal ?? 'SIGKILL');
+}
+
+/** Start the Redis Cluster node on `opts.port` again (it rejoins the cluster). */
+export async function startRedisClusterNode(opts) {
+  return restartRedisNode(resolveOptions(opts), opts.port);
+}
+
 /** Client addresses of every node of the cluster that `opts` describe (one for one node). */
 export function kafkaBrokerList(opts = {}) {
   const o = resolveOptions(opts);
@@ -204,7 +238,10 @@ async function main(argv) {
   const [command, ...rest] = argv;
   const started = Date.now();
   const nodes = flagValue(rest, '--kafka-nodes');
-  const flags = nodes === undefined ? {} : { kafkaNodes: Number(nodes) };
+  const flags = {
+    ...(nodes === undefined ? {} : { kafkaNodes: Number(nodes) }),
+    ...(rest.includes('--redis-cluster') ? { redisCluster: true } : {}),
+  };
   switch (command) {
     case 'up': {
       const res = await infraUp(flags);
@@ -226,7 +263,7 @@ async function main(argv) {
     }
     default:
       console.error(
-        'usage: node scripts/infra.mjs up | down [--clean] | status  [--kafka-nodes <n>]',
+        'usage: node scripts/infra.mjs up | down [--clean] | status  [--kafka-nodes <n>] [--redis-cluster]',
       );
       return 2;
   }

@@ -9,6 +9,9 @@ import { parseHostPort } from './probe.mjs';
 /** First client port of a multi-node cluster (node i serves on this + 2(i-1)). */
 export const DEFAULT_CLUSTER_PORT = 19092;
 
+/** First port of a Redis Cluster (6 nodes: this port and the five above it). */
+export const DEFAULT_REDIS_CLUSTER_PORT = 17000;
+
 /** Newest Kafka release verified with kafkajs 2.2.4 (see scripts/kafka/README.md). */
 export const DEFAULT_KAFKA_VERSION = '4.4.0';
 
@@ -64,6 +67,12 @@ export function resolveOptions(opts = {}) {
   if (!Number.isInteger(clusterPort) || clusterPort <= 0 || clusterPort + 2 * kafkaNodes > 65535) {
     throw new Error(`Invalid KAFKA_CLUSTER_PORT "${clusterPort}": expected a port`);
   }
+  const redisClusterPort = Number(
+    opts.redisClusterPort ?? env.REDIS_CLUSTER_PORT ?? DEFAULT_REDIS_CLUSTER_PORT,
+  );
+  if (!Number.isInteger(redisClusterPort) || redisClusterPort <= 0 || redisClusterPort > 65529) {
+    throw new Error(`Invalid REDIS_CLUSTER_PORT "${redisClusterPort}": expected a port`);
+  }
   const defaultHeap = kafkaNodes > 1 ? '-Xms128m -Xmx384m' : '-Xms256m -Xmx768m';
   return {
     kafka: opts.kafka ?? true,
@@ -83,6 +92,8 @@ export function resolveOptions(opts = {}) {
     startTimeoutMs: opts.startTimeoutMs ?? 90_000,
     kafkaNodes,
     clusterPort,
+    redisCluster: opts.redisCluster ?? false,
+    redisClusterPort,
     heapOpts: (env.KAFKA_HEAP_OPTS ?? defaultHeap).split(/\s+/).filter(Boolean),
     wantDocker,
     log,
