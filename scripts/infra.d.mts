@@ -31,6 +31,13 @@ export interface InfraOptions {
    * KAFKA_BROKERS is not used for a cluster. @defaultValue kafkaPort, env KAFKA_CLUSTER_PORT or 19092
    */
   clusterPort?: number;
+  /**
+   * Run a Redis Cluster (3 masters, 3 replicas) on `redisClusterPort` and up instead of using
+   * `redisUrl`. @defaultValue false
+   */
+  redisCluster?: boolean;
+  /** First of the six Redis Cluster ports. @defaultValue env REDIS_CLUSTER_PORT or 17000 */
+  redisClusterPort?: number;
   /** Manage Kafka. @defaultValue true */
   kafka?: boolean;
   /** Manage Redis. @defaultValue true */
@@ -75,11 +82,14 @@ export interface KafkaUpResult {
 }
 
 export interface RedisUpResult {
+  /** `redis://…`, or `redis+cluster://…` for a Redis Cluster. */
   url: string;
   reused: boolean;
-  managed: boolean;
-  pid: number | undefined;
+  managed?: boolean;
+  pid?: number | undefined;
   startMs: number;
+  /** A Redis Cluster's node pids by port. */
+  pids?: Record<number, number | undefined>;
 }
 
 export interface InfraUpResult {
@@ -143,6 +153,16 @@ export declare function killKafka(
 ): Promise<{ pid: number; signal: NodeJS.Signals }>;
 /** Starts the managed broker again on the same storage dir (topics and offsets survive). */
 export declare function startKafka(opts?: NodeOptions): Promise<KafkaUpResult>;
+/** The `redis+cluster://` URL and the six ports of the Redis Cluster that `opts` describe. */
+export declare function redisClusterInfo(opts?: InfraOptions): { url: string; ports: number[] };
+/** Fault injection: kill -9 (by default) the Redis Cluster node on `opts.port`. */
+export declare function killRedisClusterNode(
+  opts: InfraOptions & { port: number; signal?: NodeJS.Signals },
+): Promise<number>;
+/** Start the Redis Cluster node on `opts.port` again; it rejoins (as a replica if failed over). */
+export declare function startRedisClusterNode(
+  opts: InfraOptions & { port: number },
+): Promise<number | undefined>;
 /** Client addresses of every managed node (`host:port`; one for the single broker). */
 export declare function kafkaBrokerList(opts?: InfraOptions): string[];
 /** Raw ApiVersions v0 probe: `kafka`, `closed` (nothing listens) or `other` (not Kafka). */

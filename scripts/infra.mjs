@@ -71,9 +71,22 @@ export async function infraUp(opts = {}) {
   return { mode: 'local', kafka, redis, totalMs: Date.now() - started };
 }
 
-/** Stops only what infraUp started: the broker from its pid file and a redis-server it ran. */
+/**
+ * Stops only what infraUp started: the broker from its pid file and a redis-server it ran. Asked
+ * for a cluster (`kafkaNodes` > 1 or `redisCluster`), it stops only the cluster(s) named, never
+ * the development broker or Redis beside them.
+ */
 export async function infraDown(opts = {}) {
-  const o = resolveOptions(opts);
+  const scoped = Number(opts.kafkaNodes ?? 1) > 1 || opts.redisCluster === true;
+  const o = resolveOptions(
+    scoped
+      ? {
+          ...opts,
+          kafka: Number(opts.kafkaNodes ?? 1) > 1 && opts.kafka !== false,
+          redis: opts.redisCluster === true && opts.redis !== false,
+        }
+      : opts,
+  );
   const result = { kafka: 'not-running', redis: 'not-managed', cleaned: false };
   if (o.wantDocker && dockerAvailable()) {
     dockerCompose(o, ['stop', 'kafka', 'redis']);

@@ -23,8 +23,13 @@ const NODES_HELP =
   'Kafka nodes: 1 = the development broker (KAFKA_BROKERS); 3 = a replicated KRaft cluster on ' +
   'KAFKA_CLUSTER_PORT (19092) and up (default: KAFKA_NODES or 1)';
 
-const nodesOf = (opts: { kafkaNodes?: number }) =>
-  opts.kafkaNodes === undefined ? {} : { kafkaNodes: opts.kafkaNodes };
+const REDIS_CLUSTER_HELP =
+  'a Redis Cluster of 3 masters and 3 replicas on REDIS_CLUSTER_PORT (17000) and up, instead of REDIS_URL';
+
+const nodesOf = (opts: { kafkaNodes?: number; redisCluster?: boolean }) => ({
+  ...(opts.kafkaNodes === undefined ? {} : { kafkaNodes: opts.kafkaNodes }),
+  ...(opts.redisCluster ? { redisCluster: true } : {}),
+});
 
 /** `dualstream infra up|down|status`: local Kafka and Redis for development. */
 export function infraCommand(): Command {
@@ -35,8 +40,9 @@ export function infraCommand(): Command {
     .command('up')
     .description('start Kafka and Redis unless already running (safe to repeat)')
     .option('--kafka-nodes <n>', NODES_HELP, nodeCount)
+    .option('--redis-cluster', REDIS_CLUSTER_HELP)
     .action(
-      action(async (opts: { kafkaNodes?: number }) => {
+      action(async (opts: { kafkaNodes?: number; redisCluster?: boolean }) => {
         await (await loadInfra()).infraUp(nodesOf(opts));
       }),
     );
@@ -45,8 +51,12 @@ export function infraCommand(): Command {
     .description('stop what `infra up` started (services it did not start are left alone)')
     .option('--clean', 'also delete the Kafka data directory')
     .option('--kafka-nodes <n>', NODES_HELP, nodeCount)
+    .option(
+      '--redis-cluster',
+      `${REDIS_CLUSTER_HELP}; with either flag only the cluster(s) named stop`,
+    )
     .action(
-      action(async (opts: { clean?: boolean; kafkaNodes?: number }) => {
+      action(async (opts: { clean?: boolean; kafkaNodes?: number; redisCluster?: boolean }) => {
         await (await loadInfra()).infraDown({ ...nodesOf(opts), clean: opts.clean === true });
       }),
     );
