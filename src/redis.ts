@@ -49,11 +49,6 @@ export function createRedis(url: string, options: CreateRedisOptions = {}): Redi
   return cluster as unknown as Redis;
 }
 
-/** Whether `client` is ioredis' Cluster client (from a `redis+cluster://` URL). */
-export function isCluster(client: Redis): boolean {
-  return (client as unknown as { isCluster?: boolean }).isCluster === true;
-}
-
 function parseClusterUrl(url: string): {
   nodes: Array<{ host: string; port: number }>;
   username?: string;
