@@ -84,7 +84,8 @@ export interface LeaderKill {
 /**
  * kill -9 the node that leads the most partitions of `topic`, keep it down `downS` seconds (the
  * other two still meet min.insync.replicas 2), restart it and wait until it is back in every
- * ISR. `afterKill` runs right after the kill (the scenario lists the jobs in flight there).
+ * ISR. `afterKill` runs right after the kill and then every 250 ms until the node is back in
+ * every ISR (the scenario adds the jobs it finds active to the bound for duplicates).
  */
 export async function killBusiestLeader(
   cluster: PrivateKafkaCluster,
@@ -100,6 +101,31 @@ export async function killBusiestLeader(
   );
   const pid = await cluster.kill(victim.node);
   await afterKill();
+  // Leadership moves twice (away at the kill, back when the preferred leader returns), and a
+  // send caught by either can end with an unknown outcome: keep listing active jobs until the end.
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      await afterKill().catch(() => undefined);
+      await sleep(250);
+    }
+  })();
+  try {
+    return await recover(cluster, topic, downS, log, victim, pid);
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+}
+
+async function recover(
+  cluster: PrivateKafkaCluster,
+  topic: string,
+  downS: number,
+  log: ChaosLog,
+  victim: { node: number; partitions: number },
+  pid: number,
+): Promise<LeaderKill> {
   await sleep(downS * 1000);
   log.recover(`restarting node ${victim.node} after ${downS} s down`);
   const ms = await cluster.restart(victim.node);

@@ -220,7 +220,7 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       kafka.track(rss);
       const r = log.recover(
         `node ${k.node} (led ${k.ledPartitions} partitions, pid ${k.pid}) back in every ISR; ` +
-          `${inFlightAtKafkaKill.size} jobs were active right after its kill`,
+          `${inFlightAtKafkaKill.size} jobs were active between its kill and then`,
       );
       faults.push({
         fault: `kill -9 Kafka leader node ${k.node}`,

@@ -1,7 +1,8 @@
 // The publish pipeline on a Redis Cluster (3 masters, 3 replicas): two real `dualstream worker`
 // processes with ORDERING=source and REDIS_URL=redis+cluster://… (ioredis' Cluster client, a
 // hash-tagged BullMQ prefix so that the queue and its order state share one slot) publish the
-// events of 20 sources to Kafka and notify on Pub/Sub through the cluster. Under that load the
+// events of 20 sources to Kafka and notify on Pub/Sub through the cluster; without a fault Kafka
+// gets every event once, in order, with a gap-free seq. Under that load the
 // master serving the queue's slot is killed with kill -9; its replica is promoted, and the old
 // master rejoins as a replica. Redis replicates asynchronously, so the test gives an account
 // rather than assuming: what the enqueuer had confirmed and Kafka lacks, order, seq, duplicates.
@@ -206,14 +207,15 @@ describe('Redis Cluster: the publish pipeline with ORDERING=source, and a master
       `${JSON.stringify({ result, log }, null, 2)}\n`,
     );
 
-    // Without a fault, the cluster keeps every guarantee of a single Redis.
+    // Without a fault, Kafka gets what a single Redis gives it. Notification order is reported,
+    // not asserted: PUBLISH enters the cluster through whichever node ioredis picks, so two
+    // notifications of a source can overtake each other (docs/clusters.md).
     expect(result.calm).toMatchObject({
       lost: 0,
       sources: SOURCES,
       duplicates: 0,
       inversions: 0,
       seqGaps: 0,
-      notificationInversions: 0,
     });
     expect(result.calm.notifications).toBe(result.calm.confirmed);
     expect(result.failedJobs).toBe(0);
