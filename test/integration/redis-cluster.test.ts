@@ -4,8 +4,9 @@
 // events of 20 sources to Kafka and notify on Pub/Sub through the cluster; without a fault Kafka
 // gets every event once, in order, with a gap-free seq. Under that load the
 // master serving the queue's slot is killed with kill -9; its replica is promoted, and the old
-// master rejoins as a replica. Redis replicates asynchronously, so the test gives an account
-// rather than assuming: what the enqueuer had confirmed and Kafka lacks, order, seq, duplicates.
+// master rejoins as a replica. Redis replicates asynchronously, so for that phase the test gives
+// an account rather than assertions: what the enqueuer had confirmed and Kafka lacks, order, seq,
+// duplicates.
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -219,9 +220,10 @@ describe('Redis Cluster: the publish pipeline with ORDERING=source, and a master
     });
     expect(result.calm.notifications).toBe(result.calm.confirmed);
     expect(result.failedJobs).toBe(0);
-    // Through a master kill: every event the enqueuer had confirmed reaches Kafka, whatever
-    // happened to order (see docs/clusters.md for what the failover costs and why).
+    // Through a master kill the queue drains with no failed job; what asynchronous replication
+    // cost (lost, duplicates, order) is printed and kept in result.json, not asserted: Redis
+    // Cluster does not promise it (measured account in docs/clusters.md).
     expect(result.failover.confirmed).toBeGreaterThan(SOURCES * 20);
-    expect(result.failover.lost).toBe(0);
+    expect(result.failover.sources).toBe(SOURCES);
   }, 240_000);
 });
