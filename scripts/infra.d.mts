@@ -20,6 +20,24 @@ export interface InfraOptions {
   cacheDir?: string;
   /** Pid files, logs and KRaft data. @defaultValue env DUALSTREAM_RUN_DIR or `<cacheDir>/run` */
   runDir?: string;
+  /**
+   * Nodes of the managed Kafka: 1 is the single development broker; more run a replicated KRaft
+   * cluster of combined broker+controller nodes (replication min(3, n), min.insync.replicas 2
+   * from 3 nodes). @defaultValue env KAFKA_NODES or 1
+   */
+  kafkaNodes?: number;
+  /**
+   * Client port of cluster node 1; node i serves on this + 2(i-1), its controller one above.
+   * KAFKA_BROKERS is not used for a cluster. @defaultValue kafkaPort, env KAFKA_CLUSTER_PORT or 19092
+   */
+  clusterPort?: number;
+  /**
+   * Run a Redis Cluster (3 masters, 3 replicas) on `redisClusterPort` and up instead of using
+   * `redisUrl`. @defaultValue false
+   */
+  redisCluster?: boolean;
+  /** First of the six Redis Cluster ports. @defaultValue env REDIS_CLUSTER_PORT or 17000 */
+  redisClusterPort?: number;
   /** Manage Kafka. @defaultValue true */
   kafka?: boolean;
   /** Manage Redis. @defaultValue true */
@@ -52,14 +70,26 @@ export interface KafkaUpResult {
   startMs: number;
   totalMs: number;
   logFile: string | undefined;
+  /** Every node of a cluster (`kafkaNodes` > 1); `address` then lists them all, comma-separated. */
+  nodes?: Array<{
+    id: number;
+    address: string;
+    pid: number | undefined;
+    logFile: string | undefined;
+  }>;
+  /** Client addresses of the cluster's nodes. */
+  brokers?: string[];
 }
 
 export interface RedisUpResult {
+  /** `redis://…`, or `redis+cluster://…` for a Redis Cluster. */
   url: string;
   reused: boolean;
-  managed: boolean;
-  pid: number | undefined;
+  managed?: boolean;
+  pid?: number | undefined;
   startMs: number;
+  /** A Redis Cluster's node pids by port. */
+  pids?: Record<number, number | undefined>;
 }
 
 export interface InfraUpResult {
@@ -96,13 +126,19 @@ export interface InfraStatus {
     pid: number | undefined;
     version: string | undefined;
     logFile: string | undefined;
+    nodes?: Array<{ id: number; address: string; state: ProbeState; pid: number | undefined }>;
   };
   redis: { url: string; state: ProbeState; detail: string; managed: boolean };
 }
 
-export interface KillKafkaOptions extends InfraOptions {
+export interface KillKafkaOptions extends NodeOptions {
   /** @defaultValue 'SIGKILL' */
   signal?: NodeJS.Signals;
+}
+
+export interface NodeOptions extends InfraOptions {
+  /** Which node of a cluster (1 to `kafkaNodes`); required when `kafkaNodes` > 1. */
+  node?: number;
 }
 
 /** Makes sure Kafka and Redis answer, starting local ones where needed. Safe to repeat. */
@@ -116,7 +152,19 @@ export declare function killKafka(
   opts?: KillKafkaOptions,
 ): Promise<{ pid: number; signal: NodeJS.Signals }>;
 /** Starts the managed broker again on the same storage dir (topics and offsets survive). */
-export declare function startKafka(opts?: InfraOptions): Promise<KafkaUpResult>;
+export declare function startKafka(opts?: NodeOptions): Promise<KafkaUpResult>;
+/** The `redis+cluster://` URL and the six ports of the Redis Cluster that `opts` describe. */
+export declare function redisClusterInfo(opts?: InfraOptions): { url: string; ports: number[] };
+/** Fault injection: kill -9 (by default) the Redis Cluster node on `opts.port`. */
+export declare function killRedisClusterNode(
+  opts: InfraOptions & { port: number; signal?: NodeJS.Signals },
+): Promise<number>;
+/** Start the Redis Cluster node on `opts.port` again; it rejoins (as a replica if failed over). */
+export declare function startRedisClusterNode(
+  opts: InfraOptions & { port: number },
+): Promise<number | undefined>;
+/** Client addresses of every managed node (`host:port`; one for the single broker). */
+export declare function kafkaBrokerList(opts?: InfraOptions): string[];
 /** Raw ApiVersions v0 probe: `kafka`, `closed` (nothing listens) or `other` (not Kafka). */
 export declare function probeKafka(
   host: string,

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { isClusterUrl } from './config/config.js';
 
 /** Options of {@link createRedis}. */
 export interface CreateRedisOptions {
@@ -16,17 +17,61 @@ export interface CreateRedisOptions {
 
 /**
  * Create an ioredis client from a `redis://` / `rediss://` URL. TLS, user and password in the URL
- * pass through.
+ * pass through. A `redis+cluster://host:port,host:port` URL (`rediss+cluster://` for TLS) gives
+ * ioredis' Cluster client, seeded with those nodes.
  */
 export function createRedis(url: string, options: CreateRedisOptions = {}): Redis {
-  return new Redis(url, {
+  const redisOptions: RedisOptions = {
     connectionName: options.name,
     maxRetriesPerRequest: options.blocking ? null : 3,
     enableReadyCheck: true,
     // Reconnect forever with a capped delay: Redis outages are survived, not fatal.
     retryStrategy: (times) => Math.min(times * 200, 2000),
     ...options.extra,
+  };
+  if (!isClusterUrl(url)) return new Redis(url, redisOptions);
+  const { nodes, username, password, tls } = parseClusterUrl(url);
+  const cluster = new Cluster(nodes, {
+    redisOptions: {
+      ...redisOptions,
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      ...(tls ? { tls: {} } : {}),
+    },
+    enableReadyCheck: true,
+    clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+    // A failover takes cluster-node-timeout plus an election: keep retrying through it.
+    retryDelayOnClusterDown: 300,
+    retryDelayOnFailover: 200,
   });
+  // Cluster answers every command this package sends (keys of one queue share a hash-tagged
+  // slot; see config.ts), and BullMQ takes either client, so callers keep one type.
+  return cluster as unknown as Redis;
+}
+
+function parseClusterUrl(url: string): {
+  nodes: Array<{ host: string; port: number }>;
+  username?: string;
+  password?: string;
+  tls: boolean;
+} {
+  const tls = url.startsWith('rediss+');
+  let rest = url.replace(/^rediss?\+cluster:\/\//, '').replace(/\/$/, '');
+  let username: string | undefined;
+  let password: string | undefined;
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    const auth = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    const colon = auth.indexOf(':');
+    username = decodeURIComponent(colon >= 0 ? auth.slice(0, colon) : '') || undefined;
+    password = decodeURIComponent(colon >= 0 ? auth.slice(colon + 1) : auth) || undefined;
+  }
+  const nodes = rest.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) };
+  });
+  return { nodes, ...(username ? { username } : {}), ...(password ? { password } : {}), tls };
 }
 
 /**

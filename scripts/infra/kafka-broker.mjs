@@ -20,12 +20,22 @@ export function kafkaPaths(o) {
   };
 }
 
+/**
+ * server.properties of one node. A single node (the default) replicates nothing; a node of a
+ * cluster (`o.cluster`, see kafka-cluster.mjs) names every voter of the controller quorum and
+ * replicates every topic, the internal ones included, to `o.cluster.replication` nodes.
+ */
 export function writeServerProperties(o, p) {
+  const c = o.cluster;
+  const rf = c ? c.replication : 1;
+  const minIsr = c ? c.minIsr : 1;
   const lines = [
-    '# Written by scripts/infra.mjs for a throwaway single-node KRaft broker.',
+    c
+      ? `# Written by scripts/infra.mjs for node ${c.nodeId} of a throwaway ${c.size}-node KRaft cluster.`
+      : '# Written by scripts/infra.mjs for a throwaway single-node KRaft broker.',
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@${o.kafkaHost}:${o.controllerPort}`,
+    `node.id=${c ? c.nodeId : 1}`,
+    `controller.quorum.voters=${c ? c.voters : `1@${o.kafkaHost}:${o.controllerPort}`}`,
     `listeners=PLAINTEXT://${o.kafkaAddress},CONTROLLER://${o.kafkaHost}:${o.controllerPort}`,
     `advertised.listeners=PLAINTEXT://${o.kafkaAddress}`,
     'controller.listener.names=CONTROLLER',
@@ -33,22 +43,26 @@ export function writeServerProperties(o, p) {
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
     `log.dirs=${p.dataDir}`,
     'num.partitions=3',
-    'default.replication.factor=1',
-    'offsets.topic.replication.factor=1',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
+    `default.replication.factor=${rf}`,
+    `min.insync.replicas=${minIsr}`,
+    `offsets.topic.replication.factor=${rf}`,
+    `transaction.state.log.replication.factor=${rf}`,
+    `transaction.state.log.min.isr=${minIsr}`,
     'group.initial.rebalance.delay.ms=0',
     'auto.create.topics.enable=true',
     'delete.topic.enable=true',
+    // Never elect a replica that missed acknowledged writes (the default, stated on purpose).
+    'unclean.leader.election.enable=false',
     // After a kill -9 the restarted broker cannot register until the old incarnation's session
-    // expires (DUPLICATE_BROKER_REGISTRATION): a short session keeps fault-injection restarts fast.
+    // expires (DUPLICATE_BROKER_REGISTRATION): a short session keeps fault-injection restarts fast,
+    // and in a cluster it is also how soon the controller moves a dead leader's partitions.
     'broker.session.timeout.ms=3000',
     'broker.heartbeat.interval.ms=750',
   ];
   if (kafkaMajor(o.kafkaVersion) >= 4) {
     lines.push(
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
+      `share.coordinator.state.topic.replication.factor=${rf}`,
+      `share.coordinator.state.topic.min.isr=${minIsr}`,
     );
   }
   fs.writeFileSync(p.propsFile, `${lines.join('\n')}\n`);
@@ -67,7 +81,7 @@ function loggingArgs(version, level) {
   ];
 }
 
-function randomClusterId() {
+export function randomClusterId() {
   // Kafka cluster ids are base64url UUIDs; one starting with "-" would parse as a CLI flag.
   for (;;) {
     const id = randomBytes(16).toString('base64url');
@@ -80,7 +94,7 @@ export function ensureFormatted(o, p) {
   if (fs.existsSync(path.join(p.dataDir, 'meta.properties'))) return false;
   rm(p.dataDir);
   fs.mkdirSync(p.dataDir, { recursive: true });
-  const clusterId = randomClusterId();
+  const clusterId = o.cluster?.clusterId ?? randomClusterId();
   const res = spawnSync(
     'java',
     [

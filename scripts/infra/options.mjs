@@ -6,6 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseHostPort } from './probe.mjs';
 
+/** First client port of a multi-node cluster (node i serves on this + 2(i-1)). */
+export const DEFAULT_CLUSTER_PORT = 19092;
+
+/** First port of a Redis Cluster (6 nodes: this port and the five above it). */
+export const DEFAULT_REDIS_CLUSTER_PORT = 17000;
+
 /** Newest Kafka release verified with kafkajs 2.2.4 (see scripts/kafka/README.md). */
 export const DEFAULT_KAFKA_VERSION = '4.4.0';
 
@@ -47,6 +53,27 @@ export function resolveOptions(opts = {}) {
   const quiet = opts.quiet ?? false;
   const log = opts.log ?? (quiet ? () => {} : defaultLog);
   const wantDocker = (opts.mode ?? env.DUALSTREAM_INFRA) === 'docker';
+  const kafkaNodes = Number(opts.kafkaNodes ?? env.KAFKA_NODES ?? 1);
+  if (!Number.isInteger(kafkaNodes) || kafkaNodes < 1 || kafkaNodes > 9) {
+    throw new Error(
+      `Invalid Kafka node count "${opts.kafkaNodes ?? env.KAFKA_NODES}": expected 1 to 9`,
+    );
+  }
+  // A cluster never takes its ports from KAFKA_BROKERS (which usually names the development
+  // broker on 9092): KAFKA_CLUSTER_PORT or an explicit kafkaPort/clusterPort places it.
+  const clusterPort = Number(
+    opts.clusterPort ?? opts.kafkaPort ?? env.KAFKA_CLUSTER_PORT ?? DEFAULT_CLUSTER_PORT,
+  );
+  if (!Number.isInteger(clusterPort) || clusterPort <= 0 || clusterPort + 2 * kafkaNodes > 65535) {
+    throw new Error(`Invalid KAFKA_CLUSTER_PORT "${clusterPort}": expected a port`);
+  }
+  const redisClusterPort = Number(
+    opts.redisClusterPort ?? env.REDIS_CLUSTER_PORT ?? DEFAULT_REDIS_CLUSTER_PORT,
+  );
+  if (!Number.isInteger(redisClusterPort) || redisClusterPort <= 0 || redisClusterPort > 65529) {
+    throw new Error(`Invalid REDIS_CLUSTER_PORT "${redisClusterPort}": expected a port`);
+  }
+  const defaultHeap = kafkaNodes > 1 ? '-Xms128m -Xmx384m' : '-Xms256m -Xmx768m';
   return {
     kafka: opts.kafka ?? true,
     redis: opts.redis ?? true,
@@ -63,7 +90,11 @@ export function resolveOptions(opts = {}) {
     redisHost,
     redisPort,
     startTimeoutMs: opts.startTimeoutMs ?? 90_000,
-    heapOpts: (env.KAFKA_HEAP_OPTS ?? '-Xms256m -Xmx768m').split(/\s+/).filter(Boolean),
+    kafkaNodes,
+    clusterPort,
+    redisCluster: opts.redisCluster ?? false,
+    redisClusterPort,
+    heapOpts: (env.KAFKA_HEAP_OPTS ?? defaultHeap).split(/\s+/).filter(Boolean),
     wantDocker,
     log,
   };

@@ -12,16 +12,7 @@ export function topicCheck(
   seen: TopicInspection,
 ): CheckLine {
   const { topic, topicCreation } = kafka;
-  if (seen.exists) {
-    return seen.leaderless > 0
-      ? {
-          status: 'WARN',
-          name: 'topic',
-          detail: `"${topic}": ${seen.partitions} partition(s), ${seen.leaderless} without a leader`,
-          fix: 'check the brokers hosting those partitions',
-        }
-      : { status: 'OK', name: 'topic', detail: `"${topic}": ${seen.partitions} partition(s)` };
-  }
+  if (seen.exists) return existingTopicCheck(topic, seen);
   const size = [
     `${topicCreation.partitions ?? "the broker's default number of"} partition(s)`,
     topicCreation.replicationFactor !== undefined
@@ -52,4 +43,44 @@ export function topicCheck(
     detail: `"${topic}" does not exist, KAFKA_CREATE_TOPIC=0 and the broker ${seen.brokerAutoCreates === false ? 'does not auto-create topics' : 'may not auto-create it (its setting could not be read)'}`,
     fix: `${create} (or unset KAFKA_CREATE_TOPIC so that the worker creates it), or set KAFKA_TOPIC`,
   };
+}
+
+/**
+ * An existing topic: every partition needs a leader and its full ISR, and a replicated topic
+ * (3 or more replicas) needs `min.insync.replicas` of at least 2, or acks=all would accept a
+ * record that only the leader holds, and a leader kill could lose it.
+ */
+function existingTopicCheck(topic: string, seen: TopicInspection): CheckLine {
+  const shape = `"${topic}": ${seen.partitions} partition(s), replication ${seen.replicationFactor}${
+    seen.minInsyncReplicas !== undefined ? `, min.insync.replicas ${seen.minInsyncReplicas}` : ''
+  }`;
+  if (seen.leaderless > 0) {
+    return {
+      status: 'WARN',
+      name: 'topic',
+      detail: `${shape}; ${seen.leaderless} without a leader`,
+      fix: 'check the brokers hosting those partitions',
+    };
+  }
+  if (seen.underReplicated > 0) {
+    return {
+      status: 'WARN',
+      name: 'topic',
+      detail: `${shape}; ${seen.underReplicated} under-replicated (fewer in-sync replicas than replicas)`,
+      fix: 'a broker is down or lagging: check every broker hosting the topic',
+    };
+  }
+  if (
+    seen.replicationFactor >= 3 &&
+    seen.minInsyncReplicas !== undefined &&
+    seen.minInsyncReplicas < 2
+  ) {
+    return {
+      status: 'WARN',
+      name: 'topic',
+      detail: `${shape}; with min.insync.replicas 1 an acknowledged record may exist on the leader only`,
+      fix: `kafka-configs.sh --alter --entity-type topics --entity-name ${topic} --add-config min.insync.replicas=2`,
+    };
+  }
+  return { status: 'OK', name: 'topic', detail: shape };
 }

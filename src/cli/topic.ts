@@ -20,6 +20,11 @@ export function topicCommand(): Command {
       '--replication <n>',
       "replication factor (KAFKA_TOPIC_REPLICATION; default: the broker's default.replication.factor)",
       positiveInt,
+    )
+    .option(
+      '--min-isr <n>',
+      "the topic's min.insync.replicas (KAFKA_TOPIC_MIN_ISR; default: the broker's)",
+      positiveInt,
     );
   addConfigFlags(create, ...GROUPS);
   create.action(
@@ -30,10 +35,13 @@ export function topicCommand(): Command {
         (opts.partitions as number | undefined) ?? config.kafka.topicCreation.partitions;
       const replicationFactor =
         (opts.replication as number | undefined) ?? config.kafka.topicCreation.replicationFactor;
+      const minInsyncReplicas =
+        (opts.minIsr as number | undefined) ?? config.kafka.topicCreation.minInsyncReplicas;
       const result = await ensureTopic(config.kafka, {
         topic: config.kafka.topic,
         ...(partitions !== undefined ? { partitions } : {}),
         ...(replicationFactor !== undefined ? { replicationFactor } : {}),
+        ...(minInsyncReplicas !== undefined ? { minInsyncReplicas } : {}),
       });
       const out = (s: string) => process.stdout.write(`${s}\n`);
       if (result.outcome === 'created') {

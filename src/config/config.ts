@@ -49,6 +49,11 @@ export interface DualstreamConfig {
       partitions?: number;
       /** @defaultValue the broker's `default.replication.factor` */
       replicationFactor?: number;
+      /**
+       * `min.insync.replicas` of the new topic: with acks=all, how many replicas must have a
+       * record before it counts as written. @defaultValue the broker's `min.insync.replicas`
+       */
+      minInsyncReplicas?: number;
     };
   };
   redis: {
@@ -181,6 +186,11 @@ export function loadConfig(
   return toConfig(e);
 }
 
+/** A `redis+cluster://` (or `rediss+cluster://`) URL: ioredis' Cluster client is used. */
+export function isClusterUrl(url: string): boolean {
+  return /^rediss?\+cluster:\/\//.test(url);
+}
+
 function describe(message: string, value: string | undefined): string {
   return value === undefined ? message : `${message} (got ${JSON.stringify(value)})`;
 }
@@ -191,6 +201,12 @@ function crossCheck(e: ParsedEnv): ConfigIssue[] {
     issues.push({
       variable: 'KAFKA_SASL_USERNAME',
       message: 'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with KAFKA_SASL_MECHANISM',
+    });
+  }
+  if (isClusterUrl(e.REDIS_URL) && !/\{[^}]+\}/.test(e.DUALSTREAM_PREFIX)) {
+    issues.push({
+      variable: 'DUALSTREAM_PREFIX',
+      message: `must carry a hash tag on Redis Cluster, e.g. {${e.DUALSTREAM_PREFIX}}, so that every key of a queue lands in one slot (BullMQ's scripts need it)`,
     });
   }
   if ((e.BOARD_USER === undefined) !== (e.BOARD_PASSWORD === undefined)) {
@@ -239,6 +255,9 @@ function toConfig(e: ParsedEnv): DualstreamConfig {
         ...(e.KAFKA_TOPIC_PARTITIONS !== undefined ? { partitions: e.KAFKA_TOPIC_PARTITIONS } : {}),
         ...(e.KAFKA_TOPIC_REPLICATION !== undefined
           ? { replicationFactor: e.KAFKA_TOPIC_REPLICATION }
+          : {}),
+        ...(e.KAFKA_TOPIC_MIN_ISR !== undefined
+          ? { minInsyncReplicas: e.KAFKA_TOPIC_MIN_ISR }
           : {}),
       },
     },

@@ -34,9 +34,15 @@ const brokers = z
 const redisUrl = z
   .string()
   .trim()
-  .refine((s) => /^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s), {
-    message: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
-  });
+  .refine(
+    (s) =>
+      (/^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s)) ||
+      /^redis(s)?\+cluster:\/\/([^\s,@/]+@)?[^\s,/]+:\d+(,[^\s,/]+:\d+)*\/?$/.test(s),
+    {
+      message:
+        'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379, or a Redis Cluster as redis+cluster://host:port,host:port',
+    },
+  );
 
 const name = (def: string) =>
   z
@@ -89,9 +95,27 @@ export const envSchema = z.object({
     .transform(Number)
     .pipe(z.number().int().min(1).max(100))
     .optional(),
+  // min.insync.replicas set on a topic the worker creates; unset takes the broker's default.
+  KAFKA_TOPIC_MIN_ISR: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .optional(),
   REDIS_URL: redisUrl.optional().transform((v) => v ?? 'redis://127.0.0.1:6379'),
   PUBSUB_REDIS_URL: redisUrl.optional(),
-  DUALSTREAM_PREFIX: name('bull'),
+  // Letters, digits, `.`, `_`, `-`, and one `{hash tag}` (required on Redis Cluster).
+  DUALSTREAM_PREFIX: z
+    .string()
+    .trim()
+    .regex(
+      /^[A-Za-z0-9._-]*(\{[A-Za-z0-9._-]+\})?[A-Za-z0-9._-]*$/,
+      'may contain only letters, digits, ".", "_", "-" and one {hash tag}',
+    )
+    .refine((s) => s.length >= 1 && s.length <= 100, 'must be 1 to 100 characters')
+    .optional()
+    .transform((v) => v ?? 'bull'),
   DUALSTREAM_QUEUE: name('dualstream-publish'),
   DUALSTREAM_SERVICE: name('dualstream'),
   DUALSTREAM_CHANNEL_PREFIX: name('events'),

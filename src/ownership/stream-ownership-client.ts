@@ -1,5 +1,6 @@
 // Over 300 lines on purpose: this is the client's public surface (the Go library's methods plus
 // init/close) and the one place that wires its parts together; each role has its own file.
+import { isClusterUrl } from '../config/config.js';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { safeEmitError } from '../async.js';
@@ -67,6 +68,13 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
 
   constructor(config: DualstreamConfig, options: StreamOwnershipClientOptions = {}) {
     super();
+    if (isClusterUrl(config.redis.url)) {
+      // Not yet: the LBS key (fixed by the Go contract) cannot share a slot with a stream's lock,
+      // and keyspace events are per node. See docs/clusters.md.
+      throw new Error(
+        'Stream ownership (ingest) does not run on Redis Cluster yet: give `dualstream ingest` a single Redis (REDIS_URL=redis://...), see docs/clusters.md',
+      );
+    }
     this.config = config;
     this.service = config.ownership.service;
     this.id = options.id ?? defaultConsumerId();

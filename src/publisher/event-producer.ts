@@ -207,7 +207,9 @@ export function createKafkajsProducer(
 
 /**
  * Offsets per record: kafkajs answers with the base offset of each partition's batch, and the
- * records of a partition were appended in the order they were given.
+ * records of a partition were appended in the order they were given. A send that resolved without metadata for a partition it wrote
+ * to (seen during partition leader changes on a replicated cluster) left the outcome unknown:
+ * retriable, so the job is written again rather than failed (at-least-once; a copy may result).
  */
 function receiptsFor(
   records: EventRecord[],
@@ -219,6 +221,7 @@ function receiptsFor(
     if (m.baseOffset === undefined) {
       throw new KafkaPublishError(
         `Kafka returned no base offset for ${m.topicName}/${m.partition}`,
+        { retriable: true },
       );
     }
     base.set(`${m.topicName}\u0000${m.partition}`, BigInt(m.baseOffset));
@@ -227,12 +230,16 @@ function receiptsFor(
   return records.map((r, i) => {
     const partition = messages[i]?.[PARTITION];
     if (partition === undefined) {
-      throw new KafkaPublishError(`Kafka did not report a partition for record ${i}`);
+      throw new KafkaPublishError(`Kafka did not report a partition for record ${i}`, {
+        retriable: true,
+      });
     }
     const k = `${r.topic}\u0000${partition}`;
     const start = base.get(k);
     if (start === undefined) {
-      throw new KafkaPublishError(`Kafka returned no metadata for ${r.topic}/${partition}`);
+      throw new KafkaPublishError(`Kafka returned no metadata for ${r.topic}/${partition}`, {
+        retriable: true,
+      });
     }
     const offset = next.get(k) ?? start;
     next.set(k, offset + 1n);

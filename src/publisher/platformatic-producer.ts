@@ -188,7 +188,11 @@ function receiptsFor(
     const k = `${r.topic}\u0000${partition}`;
     const offset = next.get(k);
     if (offset === undefined) {
-      throw new KafkaPublishError(`Kafka returned no offset for ${r.topic}/${partition}`);
+      // The outcome is unknown (as with kafkajs during leader changes): write again rather than
+      // fail the job for good; at-least-once.
+      throw new KafkaPublishError(`Kafka returned no offset for ${r.topic}/${partition}`, {
+        retriable: true,
+      });
     }
     next.set(k, offset + 1n);
     return { topic: r.topic, partition, offset: offset.toString() };

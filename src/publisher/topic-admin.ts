@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import type { DualstreamConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
@@ -16,6 +17,8 @@ export interface TopicSpec {
   topic: string;
   partitions?: number;
   replicationFactor?: number;
+  /** `min.insync.replicas` of the new topic; unset takes the broker's default. */
+  minInsyncReplicas?: number;
 }
 
 /** How a topic looks to `doctor`, and whether the broker would create it on first write. */
@@ -23,6 +26,12 @@ export interface TopicInspection {
   exists: boolean;
   partitions: number;
   leaderless: number;
+  /** Replicas per partition (the largest, should partitions differ); 0 when it does not exist. */
+  replicationFactor: number;
+  /** Partitions whose in-sync replicas are fewer than their replicas. */
+  underReplicated: number;
+  /** The topic's `min.insync.replicas`; undefined when it could not be read. */
+  minInsyncReplicas?: number;
   /** The broker's `auto.create.topics.enable`; undefined when it could not be read. */
   brokerAutoCreates?: boolean;
 }
@@ -57,18 +66,27 @@ export async function ensureTopic(
     if ((await admin.listTopics()).includes(spec.topic)) {
       return { outcome: 'exists', topic: spec.topic, partitions: (await partitionsOf()).length };
     }
-    // -1 asks the broker for its defaults (Kafka 2.4+).
+    // -1 asks the broker for its defaults (Kafka 2.4+). kafkajs' own wait for leaders gives up
+    // on UNKNOWN_TOPIC_OR_PARTITION, which a cluster answers until every broker has the new
+    // topic's metadata: wait here instead.
     const created = await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [
         {
           topic: spec.topic,
           numPartitions: spec.partitions ?? -1,
           replicationFactor: spec.replicationFactor ?? -1,
+          ...(spec.minInsyncReplicas !== undefined
+            ? {
+                configEntries: [
+                  { name: 'min.insync.replicas', value: String(spec.minInsyncReplicas) },
+                ],
+              }
+            : {}),
         },
       ],
     });
-    const partitions = await partitionsOf();
+    const partitions = await untilLeaders(partitionsOf, spec.topic);
     if (!created) return { outcome: 'exists', topic: spec.topic, partitions: partitions.length };
     return {
       outcome: 'created',
@@ -78,6 +96,28 @@ export async function ensureTopic(
     };
   } finally {
     await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Metadata of a new topic once every partition has a leader (bounded: 30 s). */
+async function untilLeaders<T extends { leader: number }>(
+  partitionsOf: () => Promise<T[]>,
+  topic: string,
+): Promise<T[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    let last: string;
+    try {
+      const partitions = await partitionsOf();
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return partitions;
+      last = `${partitions.filter((p) => p.leader < 0).length} of ${partitions.length} partition(s) without a leader`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Topic "${topic}" was created but has no leaders after 30 s: ${last}`);
+    }
+    await sleep(200);
   }
 }
 
@@ -98,6 +138,9 @@ export async function ensureTopicAtStartup(
       ...(creation.partitions !== undefined ? { partitions: creation.partitions } : {}),
       ...(creation.replicationFactor !== undefined
         ? { replicationFactor: creation.replicationFactor }
+        : {}),
+      ...(creation.minInsyncReplicas !== undefined
+        ? { minInsyncReplicas: creation.minInsyncReplicas }
         : {}),
     });
     if (result.outcome === 'created') {
@@ -124,11 +167,30 @@ export async function inspectTopic(kafka: KafkaSettings, topic: string): Promise
     const exists = (await admin.listTopics()).includes(topic);
     let partitions = 0;
     let leaderless = 0;
+    let replicationFactor = 0;
+    let underReplicated = 0;
+    let minInsyncReplicas: number | undefined;
     if (exists) {
       const meta = await admin.fetchTopicMetadata({ topics: [topic] });
       const list = meta.topics[0]?.partitions ?? [];
       partitions = list.length;
       leaderless = list.filter((p) => p.leader < 0).length;
+      replicationFactor = Math.max(0, ...list.map((p) => p.replicas.length));
+      underReplicated = list.filter((p) => p.isr.length < p.replicas.length).length;
+      try {
+        const res = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [
+            { type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] },
+          ],
+        });
+        const v = res.resources[0]?.configEntries.find(
+          (c) => c.configName === 'min.insync.replicas',
+        )?.configValue;
+        if (v !== undefined && /^\d+$/.test(v)) minInsyncReplicas = Number(v);
+      } catch {
+        // Not allowed to read topic configs (ACLs): say nothing about min.insync.replicas.
+      }
     }
     let brokerAutoCreates: boolean | undefined;
     try {
@@ -157,6 +219,9 @@ export async function inspectTopic(kafka: KafkaSettings, topic: string): Promise
       exists,
       partitions,
       leaderless,
+      replicationFactor,
+      underReplicated,
+      ...(minInsyncReplicas !== undefined ? { minInsyncReplicas } : {}),
       ...(brokerAutoCreates !== undefined ? { brokerAutoCreates } : {}),
     };
   } finally {

@@ -1,6 +1,8 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { isClusterUrl } from '../config/config.js';
 import type { DualstreamConfig } from '../config/index.js';
+import { createRedis } from '../redis.js';
 import type { EventInput, KafkaReceipt } from '../events/index.js';
 import type { PublishResult } from '../publisher/index.js';
 
@@ -43,6 +45,21 @@ export function createPublishQueue(
   config: DualstreamConfig,
   options: CreatePublishQueueOptions = {},
 ): Queue<PublishJobData, PublishResult> {
+  if (options.connection === undefined && isClusterUrl(config.redis.url)) {
+    // BullMQ cannot build a Cluster client from a URL: make one, and close it with the queue.
+    const connection = createRedis(config.redis.url, { name: 'dualstream-queue' });
+    const queue = new Queue<PublishJobData, PublishResult>(config.queue.name, {
+      connection,
+      prefix: config.redis.prefix,
+      defaultJobOptions: publishJobOptions(config),
+    });
+    const close = queue.close.bind(queue);
+    queue.close = async () => {
+      await close();
+      await connection.quit().catch(() => connection.disconnect());
+    };
+    return queue;
+  }
   return new Queue<PublishJobData, PublishResult>(config.queue.name, {
     connection: options.connection ?? { url: config.redis.url },
     prefix: config.redis.prefix,

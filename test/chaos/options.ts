@@ -23,6 +23,11 @@ export interface ChaosOptions {
   drainTimeoutS: number;
   /** Port of the private Kafka broker (the controller takes port + 1); 0 = pick a free pair. */
   kafkaPort: number;
+  /**
+   * Run against a private 3-node KRaft cluster (replication 3, min.insync.replicas 2) instead of
+   * one broker, and add a kill -9 of the node leading the most partitions (`--cluster`).
+   */
+  cluster: boolean;
   /** Keep the broker run dir, Redis keys and topic after the run (debugging). */
   keep: boolean;
   /** Directory for the JSON report and the child logs. */
@@ -60,6 +65,7 @@ export function chaosOptionsFromEnv(
     streams: Math.max(3, num(env, 'CHAOS_STREAMS', short ? 6 : 9)),
     drainTimeoutS: num(env, 'CHAOS_DRAIN_TIMEOUT_S', short ? 60 : 120),
     kafkaPort: num(env, 'CHAOS_KAFKA_PORT', 0),
+    cluster: ['1', 'true', 'yes'].includes(env.CHAOS_CLUSTER ?? ''),
     keep: ['1', 'true', 'yes'].includes(env.CHAOS_KEEP ?? ''),
     artifactsDir: env.CHAOS_ARTIFACTS_DIR ?? 'test-artifacts',
     verbose: env.CHAOS_QUIET !== '1',

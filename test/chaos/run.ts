@@ -8,7 +8,11 @@ import { chaosOptionsFromEnv } from './options.js';
 import { formatTable } from './report.js';
 import { runChaos } from './scenario.js';
 
-const options = chaosOptionsFromEnv();
+// `npm run chaos -- --cluster` (or CHAOS_CLUSTER=1): the same scenario on a 3-node Kafka cluster.
+const options = chaosOptionsFromEnv(
+  process.env,
+  process.argv.includes('--cluster') ? { cluster: true } : {},
+);
 const log = new ChaosLog();
 try {
   const report = await runChaos(options, log);
@@ -26,7 +30,7 @@ try {
   for (const s of report.failed.samples) console.log(`failed valid job: ${s}`);
   const file = path.resolve(
     options.artifactsDir,
-    `chaos-${report.startedAt.replace(/[:.]/g, '-')}.json`,
+    `chaos-${options.cluster ? 'cluster-' : ''}${report.startedAt.replace(/[:.]/g, '-')}.json`,
   );
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);

@@ -30,7 +30,7 @@ import type { ManagedProcess } from './managed-process.js';
 import { NotificationWatcher } from './notification-watcher.js';
 import { EdgeSubscribers, lastSeqs } from './edge-subscribers.js';
 import type { ChaosOptions } from './options.js';
-import { PrivateKafka } from './private-kafka.js';
+import { createChaosKafka, killBusiestLeader } from './chaos-kafka.js';
 import { freePort, ThrowawayRedis } from './redis-server.js';
 import { buildReport, type ChaosReport, type FaultRecord } from './report.js';
 import { RssTracker } from './rss.js';
@@ -67,8 +67,7 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
   const rss = new RssTracker();
   let sampler: NodeJS.Timeout | undefined;
 
-  const kafkaPort = o.kafkaPort || (await freePort(true));
-  const kafka = new PrivateKafka(kafkaPort, (line) => log.info(line));
+  const kafka = await createChaosKafka(o.cluster, o.kafkaPort, log);
   const pubsub = new ThrowawayRedis(await freePort());
   const redis = new Redis(QUEUE_REDIS_URL, { maxRetriesPerRequest: 3 });
   cleanups.push(() => redis.quit());
@@ -95,12 +94,12 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
 
   try {
     // ---- infrastructure
-    log.phase(`starting private Kafka on ${kafka.address} (run dir ${kafka.runDir})`);
-    const kafkaStartMs = await kafka.start();
+    log.phase(`starting private ${kafka.label} on ${kafka.address} (run dir ${kafka.runDir})`);
     cleanups.push(() => kafka.destroy(o.keep));
-    rss.track('kafka', kafka.pid);
-    log.info(`private Kafka ready in ${(kafkaStartMs / 1000).toFixed(1)} s (pid ${kafka.pid})`);
-    await createTopic(kafka.address, topic);
+    const kafkaStartMs = await kafka.start();
+    kafka.track(rss);
+    log.info(`private ${kafka.label} ready in ${(kafkaStartMs / 1000).toFixed(1)} s`);
+    await createTopic(kafka.brokers, topic, kafka.partitions);
     await pubsub.start();
     cleanups.push(() => pubsub.kill('SIGTERM'));
     rss.track('pubsub-redis', pubsub.pid);
@@ -221,11 +220,33 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
     const gap = () => sleep(Math.max(3, 0.06 * o.durationS) * 1000);
     await at(Math.max(4, 0.08 * o.durationS));
 
-    // Fault 1: kill -9 Kafka, restart it after kafkaDownS.
+    // Fault 0, on a cluster only: kill -9 the node leading the most partitions under load; the
+    // two left still meet min.insync.replicas 2, so the workers carry on through a leader change.
+    if (kafka.cluster) {
+      const f = log.fault(`kill -9 the Kafka node leading the most partitions of ${topic}`);
+      const k = await killBusiestLeader(kafka.cluster, topic, o.kafkaDownS, log, async () => {
+        for (const j of await activeJobs(redis, plainQueue)) inFlightAtKafkaKill.add(j.eventId);
+      });
+      kafka.track(rss);
+      const r = log.recover(
+        `node ${k.node} (led ${k.ledPartitions} partitions, pid ${k.pid}) back in every ISR; ` +
+          `${inFlightAtKafkaKill.size} jobs were active between its kill and then`,
+      );
+      faults.push({
+        fault: `kill -9 Kafka leader node ${k.node}`,
+        at: f.at,
+        pid: k.pid,
+        recoveredAt: r.at,
+        downS: (Date.parse(r.at) - Date.parse(f.at)) / 1000,
+      });
+      windows.push({ name: 'Kafka leader killed', from: Date.parse(f.at), to: Date.parse(r.at) });
+      await gap();
+    }
+
+    // Fault 1: kill -9 Kafka (on a cluster: every node), restart it after kafkaDownS.
     {
-      const pid = kafka.pid;
-      const f = log.fault(`kill -9 Kafka broker ${kafka.address} (pid ${pid})`);
-      await kafka.kill();
+      const f = log.fault(`kill -9 ${kafka.label} ${kafka.address}`);
+      const pid = await kafka.kill();
       // Every job whose produce request was in flight at the kill is still active now (its send
       // fails only after the client's retries): the bound for broker-kill duplicates.
       for (const j of await activeJobs(redis, plainQueue)) inFlightAtKafkaKill.add(j.eventId);
@@ -233,14 +254,13 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       await sleep(o.kafkaDownS * 1000);
       log.recover(`restarting Kafka after ${o.kafkaDownS} s down`);
       const ms = await kafka.restart();
-      rss.track('kafka', kafka.pid);
+      kafka.track(rss);
       const r = log.recover(
-        `Kafka serving again (pid ${kafka.pid}, restart took ${(ms / 1000).toFixed(1)} s)`,
+        `${kafka.label} serving again (${pid} killed; restart took ${(ms / 1000).toFixed(1)} s)`,
       );
       faults.push({
-        fault: 'kill -9 Kafka',
+        fault: `kill -9 ${kafka.cluster ? 'every Kafka node' : 'Kafka'}`,
         at: f.at,
-        pid,
         recoveredAt: r.at,
         downS: (Date.parse(r.at) - Date.parse(f.at)) / 1000,
       });
@@ -388,7 +408,7 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
 
     // ---- verify
     log.phase(`reading topic ${topic} from the beginning with a fresh consumer`);
-    const read = await readWholeTopic([kafka.address], topic, 120_000);
+    const read = await readWholeTopic(kafka.brokers, topic, 120_000);
     log.info(
       `read ${read.records.length} records (high watermarks ${JSON.stringify(read.highWatermarks)})`,
     );
@@ -466,15 +486,26 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
   }
 }
 
-async function createTopic(broker: string, topic: string): Promise<void> {
+/** The run's topic; replication and min.insync.replicas are the brokers' defaults (3 and 2 on a
+ * cluster). */
+async function createTopic(brokers: string[], topic: string, partitions: number): Promise<void> {
   const admin = new Kafka({
     clientId: 'chaos-admin',
-    brokers: [broker],
+    brokers,
     logLevel: logLevel.NOTHING,
   }).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }] });
+    // Not kafkajs' waitForLeaders: it gives up on UNKNOWN_TOPIC_OR_PARTITION, which a cluster
+    // answers until every node has the new topic's metadata.
+    for (let i = 0; ; i++) {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+      const list = meta?.topics[0]?.partitions ?? [];
+      if (list.length === partitions && list.every((p) => p.leader >= 0)) break;
+      if (i > 150) throw new Error(`topic ${topic} has no leaders after 30 s`);
+      await sleep(200);
+    }
   } finally {
     await admin.disconnect();
   }

@@ -6,16 +6,40 @@ describe('doctor: topic check', () => {
     topic: 'events',
     topicCreation: { enabled, ...(partitions ? { partitions } : {}) },
   });
-  const missing = { exists: false, partitions: 0, leaderless: 0 };
+  const missing = {
+    exists: false,
+    partitions: 0,
+    leaderless: 0,
+    replicationFactor: 0,
+    underReplicated: 0,
+  };
+  const healthy = { ...missing, exists: true, partitions: 6, replicationFactor: 1 };
 
   it('an existing topic is OK, with leaderless partitions a WARN', () => {
-    expect(topicCheck(kafka(true), { exists: true, partitions: 6, leaderless: 0 }).status).toBe(
-      'OK',
-    );
-    expect(topicCheck(kafka(true), { exists: true, partitions: 6, leaderless: 2 })).toMatchObject({
+    expect(topicCheck(kafka(true), healthy).status).toBe('OK');
+    expect(topicCheck(kafka(true), { ...healthy, leaderless: 2 })).toMatchObject({
       status: 'WARN',
-      detail: '"events": 6 partition(s), 2 without a leader',
+      detail: '"events": 6 partition(s), replication 1; 2 without a leader',
     });
+  });
+
+  it('a replicated topic: WARN when under-replicated or when min.insync.replicas is below 2', () => {
+    const replicated = { ...healthy, replicationFactor: 3, minInsyncReplicas: 2 };
+    expect(topicCheck(kafka(true), replicated)).toMatchObject({
+      status: 'OK',
+      detail: '"events": 6 partition(s), replication 3, min.insync.replicas 2',
+    });
+    expect(topicCheck(kafka(true), { ...replicated, underReplicated: 4 })).toMatchObject({
+      status: 'WARN',
+      detail: expect.stringContaining('4 under-replicated'),
+    });
+    const weak = topicCheck(kafka(true), { ...replicated, minInsyncReplicas: 1 });
+    expect(weak.status).toBe('WARN');
+    expect(weak.fix).toContain('min.insync.replicas=2');
+    // One or two replicas cannot have min.insync.replicas 2 and survive a broker loss: no warning.
+    expect(
+      topicCheck(kafka(true), { ...replicated, replicationFactor: 2, minInsyncReplicas: 1 }).status,
+    ).toBe('OK');
   });
 
   it('a missing topic the worker will create is OK and says with how many partitions', () => {

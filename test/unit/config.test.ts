@@ -75,3 +75,32 @@ describe('loadConfig', () => {
     expect(configError({ KAFKA_SASL_MECHANISM: 'plain' }).message).toContain('KAFKA_SASL_PASSWORD');
   });
 });
+
+describe('loadConfig on clusters', () => {
+  const cluster = 'redis+cluster://127.0.0.1:17000,127.0.0.1:17001';
+
+  it('takes a redis+cluster:// URL with a hash-tagged prefix, and KAFKA_TOPIC_MIN_ISR', () => {
+    const c = loadConfig({
+      REDIS_URL: cluster,
+      DUALSTREAM_PREFIX: '{dualstream}',
+      KAFKA_TOPIC_REPLICATION: '3',
+      KAFKA_TOPIC_MIN_ISR: '2',
+    });
+    expect(c.redis).toMatchObject({ url: cluster, pubsubUrl: cluster, prefix: '{dualstream}' });
+    expect(c.kafka.topicCreation).toMatchObject({ replicationFactor: 3, minInsyncReplicas: 2 });
+  });
+
+  it('refuses a cluster URL without a hash tag in DUALSTREAM_PREFIX, naming the variable', () => {
+    const err = configError({ REDIS_URL: cluster });
+    expect(err.issues.map((i) => i.variable)).toEqual(['DUALSTREAM_PREFIX']);
+    expect(err.issues[0]?.message).toContain('{bull}');
+  });
+
+  it('refuses malformed cluster URLs and prefixes with more than one hash tag', () => {
+    expect(configError({ REDIS_URL: 'redis+cluster://' }).issues[0]?.variable).toBe('REDIS_URL');
+    expect(configError({ REDIS_URL: 'redis+cluster://h1' }).issues[0]?.variable).toBe('REDIS_URL');
+    expect(configError({ DUALSTREAM_PREFIX: '{a}{b}' }).issues[0]?.variable).toBe(
+      'DUALSTREAM_PREFIX',
+    );
+  });
+});
