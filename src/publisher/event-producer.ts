@@ -207,9 +207,10 @@ export function createKafkajsProducer(
 
 /**
  * Offsets per record: kafkajs answers with the base offset of each partition's batch, and the
- * records of a partition were appended in the order they were given. A send that resolved without metadata for a partition it wrote
- * to (seen during partition leader changes on a replicated cluster) left the outcome unknown:
- * retriable, so the job is written again rather than failed (at-least-once; a copy may result).
+ * records of a partition were appended in the order they were given. A send that resolved
+ * without metadata for a partition it wrote to (seen during partition leader changes on a
+ * replicated cluster) left the outcome unknown: retriable, so the job is written again rather
+ * than failed (at-least-once; a copy may result).
  */
 function receiptsFor(
   records: EventRecord[],
