@@ -53,6 +53,7 @@ export interface Rig {
     seconds: number,
     sources: number,
     onArrive: (index: number, ms: number) => void,
+    onAdd?: (id: string, sourceId: string, t0: number) => void,
   ): Promise<{ added: number; addSeconds: number }>;
   /** Events added whose notification has not arrived yet. */
   pending(): number;
@@ -150,7 +151,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       server,
       pending: () => sentAt.size,
       close,
-      async addAtRate(rate, seconds, sources, onArrive) {
+      async addAtRate(rate, seconds, sources, onArrive, onAdd) {
         // Every 2 ms, add what the schedule says is due; adds are not awaited one by one (a real
         // app's requests arrive independently).
         const total = Math.round(rate * seconds);
@@ -163,7 +164,9 @@ export async function startRig(options: RigOptions): Promise<Rig> {
             for (; added < due; added += 1) {
               const n = next++;
               const id = `${run}-${n}`;
-              sentAt.set(id, { t0: performance.now(), index: added, onArrive });
+              const t0 = performance.now();
+              sentAt.set(id, { t0, index: added, onArrive });
+              onAdd?.(id, `s-${n % sources}`, t0);
               adds.push(
                 queue.add('event', {
                   id,
