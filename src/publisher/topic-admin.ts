@@ -159,8 +159,23 @@ export async function ensureTopicAtStartup(
   }
 }
 
-/** Look at a topic for `doctor`, without changing anything. */
+/**
+ * Look at a topic for `doctor`, without changing anything. With a broker of a cluster down, an
+ * admin client may keep asking that broker; up to three fresh clients (each starts from a random
+ * seed broker) are tried before the error is reported.
+ */
 export async function inspectTopic(kafka: KafkaSettings, topic: string): Promise<TopicInspection> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await inspectOnce(kafka, topic);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      await sleep(200);
+    }
+  }
+}
+
+async function inspectOnce(kafka: KafkaSettings, topic: string): Promise<TopicInspection> {
   const admin = adminFor(kafka, 'doctor');
   await admin.connect();
   try {
