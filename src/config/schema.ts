@@ -31,6 +31,16 @@ const brokers = z
     ),
   );
 
+/** An optional whole number from 1 to `max` (no default: unset means "the broker decides"). */
+const optionalCount = (max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max))
+    .optional();
+
 const redisUrl = z
   .string()
   .trim()
@@ -81,28 +91,10 @@ export const envSchema = z.object({
   // Topic creation by the worker at start-up (and `dualstream topic create`); unset partitions
   // or replication take the broker's defaults (num.partitions, default.replication.factor).
   KAFKA_CREATE_TOPIC: boolFrom(true),
-  KAFKA_TOPIC_PARTITIONS: z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(100_000))
-    .optional(),
-  KAFKA_TOPIC_REPLICATION: z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(100))
-    .optional(),
+  KAFKA_TOPIC_PARTITIONS: optionalCount(100_000),
+  KAFKA_TOPIC_REPLICATION: optionalCount(100),
   // min.insync.replicas set on a topic the worker creates; unset takes the broker's default.
-  KAFKA_TOPIC_MIN_ISR: z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(100))
-    .optional(),
+  KAFKA_TOPIC_MIN_ISR: optionalCount(100),
   REDIS_URL: redisUrl.optional().transform((v) => v ?? 'redis://127.0.0.1:6379'),
   PUBSUB_REDIS_URL: redisUrl.optional(),
   // Letters, digits, `.`, `_`, `-`, and one `{hash tag}` (required on Redis Cluster).
