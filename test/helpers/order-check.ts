@@ -14,6 +14,28 @@ export interface OrderedRecord {
   index?: number;
 }
 
+/**
+ * A record read back from Kafka as the order checks need it; the producer's enqueue index is the
+ * event's `payload.n` when it has one (the order tests number their events that way).
+ */
+export function orderedRecordOf(r: {
+  key: string | null;
+  value: string | null;
+  partition: number;
+  offset: string;
+  headers: Record<string, string>;
+}): OrderedRecord {
+  const value = JSON.parse(r.value ?? '{}') as { payload?: { n?: number } };
+  return {
+    key: r.key ?? '',
+    partition: r.partition,
+    offset: r.offset,
+    eventId: r.headers['event-id'] ?? '',
+    seq: Number(r.headers['source-seq']),
+    ...(value.payload?.n !== undefined ? { index: value.payload.n } : {}),
+  };
+}
+
 /** What the order checks found. */
 export interface OrderReport {
   sources: number;

@@ -19,7 +19,7 @@ import { createPublishQueue, enqueueEvents } from '../../src/queue/index.js';
 import { inspectTopic } from '../../src/publisher/topic-admin.js';
 import type { DualstreamConfig } from '../../src/config/index.js';
 import { REDIS_URL, obliterate, testConfig, uniq, waitFor } from '../helpers/pipeline-kit.js';
-import { checkSourceOrder } from '../helpers/order-check.js';
+import { checkSourceOrder, orderedRecordOf } from '../helpers/order-check.js';
 
 const SOURCES = 30;
 const PARTITIONS = 6;
@@ -164,19 +164,7 @@ describe('3-node Kafka cluster: kill -9 of the busiest partition leader under lo
     const ids = records.map((r) => r.headers['event-id'] ?? '');
     const seen = new Set(ids);
     const lost = [...offered].filter((id) => !seen.has(id));
-    const report = checkSourceOrder(
-      records.map((r) => {
-        const value = JSON.parse(r.value ?? '{}') as { payload?: { n?: number } };
-        return {
-          key: r.key ?? '',
-          partition: r.partition,
-          offset: r.offset,
-          eventId: r.headers['event-id'] ?? '',
-          seq: Number(r.headers['source-seq']),
-          ...(value.payload?.n !== undefined ? { index: value.payload.n } : {}),
-        };
-      }),
-    );
+    const report = checkSourceOrder(records.map(orderedRecordOf));
     const copies = new Map<string, number>();
     for (const id of ids) copies.set(id, (copies.get(id) ?? 0) + 1);
     const duplicated = [...copies].filter(([, c]) => c > 1).map(([id]) => id);

@@ -29,7 +29,11 @@ import {
   uniq,
   waitFor,
 } from '../helpers/pipeline-kit.js';
-import { checkSourceOrder, notificationInversions } from '../helpers/order-check.js';
+import {
+  checkSourceOrder,
+  orderedRecordOf,
+  notificationInversions,
+} from '../helpers/order-check.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -232,19 +236,7 @@ describe('per-source order with 3 worker processes, a worker kill -9 and a Kafka
     expect(counts).toEqual({ failed: 0, waiting: 0, active: 0, delayed: 0 });
 
     const { records } = await readWholeTopic([kafka.address], config.kafka.topic, 60_000);
-    const report = checkSourceOrder(
-      records.map((r) => {
-        const value = JSON.parse(r.value ?? '{}') as { payload?: { n?: number } };
-        return {
-          key: r.key ?? '',
-          partition: r.partition,
-          offset: r.offset,
-          eventId: r.headers['event-id'] ?? '',
-          seq: Number(r.headers['source-seq']),
-          ...(value.payload?.n !== undefined ? { index: value.payload.n } : {}),
-        };
-      }),
-    );
+    const report = checkSourceOrder(records.map(orderedRecordOf));
     log.push(`order report: ${JSON.stringify(report)}`);
     expect(report.examples).toEqual([]);
     expect(report.sources).toBe(4 * SOURCES_PER_ENTRY);

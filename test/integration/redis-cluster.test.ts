@@ -26,7 +26,11 @@ import {
   uniq,
   waitFor,
 } from '../helpers/pipeline-kit.js';
-import { checkSourceOrder, notificationInversions } from '../helpers/order-check.js';
+import {
+  checkSourceOrder,
+  orderedRecordOf,
+  notificationInversions,
+} from '../helpers/order-check.js';
 
 const SOURCES = 20;
 
@@ -167,19 +171,7 @@ describe('Redis Cluster: the publish pipeline with ORDERING=source, and a master
     const account = (sourceType: string, confirmed: Set<string>) => {
       const mine = records.filter((r) => (r.key ?? '').startsWith(`${sourceType}:`));
       const inKafka = new Set(mine.map((r) => r.headers['event-id'] ?? ''));
-      const report = checkSourceOrder(
-        mine.map((r) => {
-          const value = JSON.parse(r.value ?? '{}') as { payload?: { n?: number } };
-          return {
-            key: r.key ?? '',
-            partition: r.partition,
-            offset: r.offset,
-            eventId: r.headers['event-id'] ?? '',
-            seq: Number(r.headers['source-seq']),
-            ...(value.payload?.n !== undefined ? { index: value.payload.n } : {}),
-          };
-        }),
-      );
+      const report = checkSourceOrder(mine.map(orderedRecordOf));
       const seen = notifications.filter((x) => x.key.startsWith(`${sourceType}:`));
       return {
         confirmed: confirmed.size,
