@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { EventNotification } from '../events/index.js';
 import {
   compareStreamIds,
   notificationOf,
@@ -8,17 +9,11 @@ import {
 } from './history.js';
 import { encodeResumeToken, type Channel, type Position } from './tokens.js';
 
-/** The notification a subscriber receives (the Pub/Sub message without internal fields). */
-export interface SubscriberNotification {
-  id: string;
-  type: string;
-  source_type: string;
-  source_id: string;
-  topic: string;
-  partition: number;
-  offset: string;
-  seq?: number;
-}
+/**
+ * The notification a subscriber receives: the id-only Pub/Sub message without the edge's internal
+ * fields (`ts`, `pos`, `prev`).
+ */
+export type SubscriberNotification = EventNotification;
 
 /** Why a subscriber is told that it did not get everything. */
 export type ResetReason = 'expired' | 'unknown' | 'gap';
