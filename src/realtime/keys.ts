@@ -1,12 +1,13 @@
 /**
  * Redis keys of the real-time edge's retained history, all under one base,
  * `<prefix>:<channelPrefix>:edge` (see {@link edgeKeyBase}). They live in the Pub/Sub Redis, next
- * to the channels they mirror, and expire by themselves after the retention age.
+ * to the channels they mirror, and expire by themselves after the retention age (the source meta
+ * after a day at least, so that a source idle longer than the retention still names its last seq).
  *
  * | key | type | holds |
  * |---|---|---|
  * | `src:<sourceType>:<sourceId>` | sorted set | score = seq, member = the retained entry (JSON) |
- * | `srcmeta:<sourceType>:<sourceId>` | hash | `bytes` retained, `trimmed` = highest seq trimmed |
+ * | `srcmeta:<sourceType>:<sourceId>` | hash | `bytes` retained, `trimmed` = highest seq trimmed, `tlast` = highest seq written |
  * | `type:<sourceType>` | stream | the notifications of every source of the type (aggregate) |
  * | `typemeta:<sourceType>` | hash | `trimmed` = id of the last entry trimmed from `type:` |
  */

@@ -41,7 +41,10 @@ export interface HubMessage {
   sourceId: string;
   seq?: number;
   pos?: string;
-  /** The source's previous seq in the type stream, when known (> 0). */
+  /**
+   * The source's previous seq in the type stream, for a message from it (`pos` set): 0 when the
+   * history of the source had none, greater than `seq` for a late write after a Pub/Sub outage.
+   */
   prev?: number;
   /** Publish time (ms), for the latency histogram. */
   ts?: number;
@@ -100,7 +103,7 @@ export function hubMessage(n: EdgeNotification): HubMessage {
     sourceId: n.source_id,
     ...(n.seq !== undefined ? { seq: n.seq } : {}),
     ...(n.pos !== undefined ? { pos: n.pos } : {}),
-    ...(n.prev !== undefined && n.prev > 0 ? { prev: n.prev } : {}),
+    ...(n.pos !== undefined && n.prev !== undefined ? { prev: n.prev } : {}),
     ...(n.ts !== undefined ? { ts: n.ts } : {}),
     json: JSON.stringify(pub),
   };
@@ -225,12 +228,21 @@ export class Session {
   }
 
   /**
-   * The last seq of the message's source this subscriber has: delivered, or from its token; for
-   * a source first seen through `<type>:*`, the source's previous entry in the type stream (the
-   * subscriber had it, or gets it before this one), so a hole there is not silent either.
+   * The last seq of the message's source this subscriber has: delivered, or from its token. For a
+   * source not seen yet, a message from the type stream names the source's previous entry there
+   * (`prev`), which the subscriber had or gets before this one. A `prev` of 0 (the source's first
+   * entry in the history) or not below `seq` (a late write after a Pub/Sub outage, its later seqs
+   * went first) vouches for nothing: the subscriber counts from 0, so whatever is missing before
+   * `seq` is filled from the history or announced — never skipped when it is written late.
    */
   private knownLast(msg: HubMessage): number | undefined {
-    return this.last.get(msg.source) ?? msg.prev ?? (this.historyLost ? 0 : undefined);
+    const known = this.last.get(msg.source);
+    if (known !== undefined) return known;
+    if (msg.pos !== undefined && msg.seq !== undefined) {
+      const prev = msg.prev ?? 0;
+      return prev > 0 && prev < msg.seq ? prev : 0;
+    }
+    return this.historyLost ? 0 : undefined;
   }
 
   private needsFill(msg: HubMessage): boolean {
@@ -265,15 +277,15 @@ export class Session {
     if (h) {
       for (const c of this.channels) {
         if (c.kind === 'source') {
-          const top = (await this.ctx.reader.zrevrange(
-            h.keys.source(c.sourceType, c.sourceId),
-            0,
-            0,
-            'WITHSCORES',
-          )) as string[];
-          if (top[1] !== undefined) {
-            this.positions.set(c.name, Number(top[1]));
-            this.last.set(c.name, Number(top[1]));
+          // The newest retained seq, or (all of it expired) the last the history had.
+          const [top, tlast] = await Promise.all([
+            this.ctx.reader.zrevrange(h.keys.source(c.sourceType, c.sourceId), 0, 0, 'WITHSCORES'),
+            this.ctx.reader.hget(h.keys.sourceMeta(c.sourceType, c.sourceId), 'tlast'),
+          ]);
+          const at = top[1] ?? tlast ?? undefined;
+          if (at !== undefined) {
+            this.positions.set(c.name, Number(at));
+            this.last.set(c.name, Number(at));
           }
         } else {
           this.positions.set(c.name, await h.typeEnd(this.ctx.reader, c.sourceType));

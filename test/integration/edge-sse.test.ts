@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createSubscribeToken, decodeResumeToken } from '../../src/realtime/index.js';
 import { subscribeQuerySchema } from '../../src/realtime/routes.js';
-import { repairChannelFor } from '../../src/realtime/history.js';
+import { EdgeHistory, repairChannelFor } from '../../src/realtime/history.js';
 import { AUTH, EDGE_SECRET, openSse, startEdgeStack, type EdgeStack } from '../helpers/edge-kit.js';
 import { REDIS_URL, collectPubSub, waitFor } from '../helpers/pipeline-kit.js';
 
@@ -290,6 +290,127 @@ describe('real-time edge: SSE, resume, recent events', () => {
         expect(seqs(third.messages())).toEqual([7]);
       } finally {
         third.close();
+      }
+    } finally {
+      await writer.quit();
+    }
+  });
+
+  it('a source whose first seqs are written late (a Pub/Sub outage) is announced, never skipped silently', async () => {
+    // What chaos found: seqs 1 and 2 of a new source failed to notify and wait in one worker's
+    // repair backlog while another worker publishes seq 3; 1 and 2 are written afterwards.
+    const h = stack.edge.history!;
+    const writer = new Redis(REDIS_URL);
+    h.define(writer);
+    const put = (seq: number, mode: 'publish' | 'repair') =>
+      h.append(
+        writer,
+        mode === 'publish'
+          ? `${stack.config.events.channelPrefix}:late:a`
+          : repairChannelFor(
+              { sourceType: 'late', sourceId: 'a' },
+              stack.config.events.channelPrefix,
+            ),
+        {
+          id: `late-${seq}-${stack.config.queue.name}`,
+          type: 'push',
+          sourceType: 'late',
+          sourceId: 'a',
+          occurredAt: new Date().toISOString(),
+          payload: {},
+        },
+        { topic: stack.config.kafka.topic, partition: 0, offset: String(200 + seq), seq },
+      );
+    const resets = (s: Awaited<ReturnType<typeof openSse>>) =>
+      s.events.filter((e) => e.event === 'reset').map((e) => JSON.parse(e.data) as unknown);
+    const early = await openSse(sub('channel=late:*'), { authorization: AUTH });
+    const exact = await openSse(sub('channel=late:a'), { authorization: AUTH });
+    let between: Awaited<ReturnType<typeof openSse>> | undefined;
+    try {
+      await early.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
+      await exact.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
+      await put(3, 'publish');
+      await early.waitFor((e) => e.some((x) => x.event === 'message'), 'seq 3');
+      // A subscriber that starts after seq 3 and before the late writes gets them, in order.
+      between = await openSse(sub('channel=late:*'), { authorization: AUTH });
+      await between.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
+      await put(1, 'repair');
+      await put(2, 'repair');
+      await put(4, 'publish');
+      for (const s of [early, exact, between]) {
+        await s.waitFor(
+          (e) => e.some((x) => x.event === 'message' && x.data.includes('"seq":4')),
+          'seq 4',
+        );
+      }
+      // Seq 3 came first: 1 and 2 are announced before it, not dropped without a word after it.
+      expect(seqs(early.messages())).toEqual([3, 4]);
+      expect(resets(early)).toEqual([
+        { channel: 'late:*', reason: 'gap', source: 'late:a', after: 0, continues_from: 3 },
+      ]);
+      expect(seqs(exact.messages())).toEqual([3, 4]);
+      expect(resets(exact)).toEqual([
+        { channel: 'late:a', reason: 'gap', source: 'late:a', after: 0, continues_from: 3 },
+      ]);
+      expect(seqs(between.messages())).toEqual([1, 2, 3, 4]);
+      expect(resets(between)).toEqual([]);
+    } finally {
+      early.close();
+      exact.close();
+      between?.close();
+      await writer.quit();
+    }
+  });
+
+  it('a source idle longer than the retention goes on without a reset, and its expired events are reported missing', async () => {
+    // The same keys, written with a retention of 300 ms: the events expire, the source meta stays.
+    const short = new EdgeHistory(stack.edge.history!.keys.base, { maxAgeMs: 300 });
+    const writer = new Redis(REDIS_URL);
+    short.define(writer);
+    const put = (seq: number) =>
+      short.append(
+        writer,
+        `${stack.config.events.channelPrefix}:idle:a`,
+        {
+          id: `idle-${seq}-${stack.config.queue.name}`,
+          type: 'push',
+          sourceType: 'idle',
+          sourceId: 'a',
+          occurredAt: new Date().toISOString(),
+          payload: {},
+        },
+        { topic: stack.config.kafka.topic, partition: 0, offset: String(300 + seq), seq },
+      );
+    try {
+      await put(1);
+      await put(2);
+      await waitFor(
+        async () => (await redis.exists(short.keys.source('idle', 'a'))) === 0,
+        10_000,
+        'the retained events expired',
+      );
+      const agg = await openSse(sub('channel=idle:*'), { authorization: AUTH });
+      const exact = await openSse(sub('channel=idle:a'), { authorization: AUTH });
+      try {
+        await agg.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
+        await exact.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
+        await put(3);
+        for (const s of [agg, exact]) {
+          await s.waitFor((e) => e.some((x) => x.event === 'message'), 'seq 3');
+          expect(seqs(s.messages())).toEqual([3]);
+          expect(s.events.some((e) => e.event === 'reset')).toBe(false);
+        }
+        const answer = (await (
+          await fetch(`${stack.url}/v1/sources/idle/a/events?after=0&limit=10`, {
+            headers: { authorization: AUTH },
+          })
+        ).json()) as { events: Array<{ seq: number }>; complete: boolean; missing: unknown[] };
+        expect(seqs(answer.events)).toEqual([3]);
+        expect(answer.complete).toBe(false);
+        expect(answer.missing).toMatchObject([{ from_seq: 1, to_seq: 2 }]);
+      } finally {
+        agg.close();
+        exact.close();
       }
     } finally {
       await writer.quit();

@@ -17,7 +17,9 @@
   ARGV[5] (unused; the age is measured on the Redis clock, as stream ids are)
   ARGV[6] max events per source
   ARGV[7] max bytes per source
-  ARGV[8] max age (ms), also the keys' TTL
+  ARGV[8] max age (ms), also the keys' TTL; the source meta lives at least a day, so that `tlast`
+          outlives the retention: a source's next event still names its predecessor after an idle
+          hour, and an aggregate subscriber is not told of a hole that is not there
   ARGV[9] max entries of the type stream
   ARGV[10] random hex, part of a new epoch when the type's history has none yet
 
@@ -37,6 +39,15 @@ local pos = ''
 local prev = '0'
 local trimmed = tonumber(redis.call('HGET', KEYS[2], 'trimmed') or '0')
 local dup = redis.call('ZRANGEBYSCORE', KEYS[1], seq, seq, 'LIMIT', 0, 1)
+if #dup == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+  -- Everything retained of the source expired (the meta outlives it): what it held is gone.
+  local tlast = tonumber(redis.call('HGET', KEYS[2], 'tlast') or '0')
+  if tlast > trimmed then
+    trimmed = tlast
+    redis.call('HSET', KEYS[2], 'trimmed', tlast)
+  end
+  redis.call('HSET', KEYS[2], 'bytes', 0)
+end
 if #dup == 0 and seq > trimmed then
   redis.call('ZADD', KEYS[1], seq, ARGV[3])
   local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[3])
@@ -60,7 +71,7 @@ if #dup == 0 and seq > trimmed then
     end
   end
   redis.call('PEXPIRE', KEYS[1], maxAge)
-  redis.call('PEXPIRE', KEYS[2], maxAge)
+  redis.call('PEXPIRE', KEYS[2], math.max(maxAge, 86400000))
 
   do
     -- The start time makes a new epoch even when the same writer starts the history again.
