@@ -20,6 +20,13 @@ export interface RealtimeHubOptions {
   heartbeatMs?: number;
   /** History entries read per request. @defaultValue 1000 */
   pageSize?: number;
+  /**
+   * How long after a message was published a hole before it may still be filled by a late write
+   * (the repair of notifications that failed during a Pub/Sub outage, from any worker) before
+   * the subscriber is told with a reset. Covers the Pub/Sub connection's reconnect spread
+   * (2 s at most) and the repair. @defaultValue 2500 ms
+   */
+  lateGraceMs?: number;
   metrics?: DualstreamMetrics;
   logger?: Logger;
 }
@@ -136,6 +143,7 @@ export class RealtimeHub {
         pageSize: this.opts.pageSize ?? 1000,
         maxBufferedBytes: bufferBytes,
         maxPending: 10_000,
+        lateGraceMs: this.opts.lateGraceMs ?? 2500,
         onDelivered: (msg) => {
           m?.edgeFanout.inc();
           if (msg.ts !== undefined) m?.edgeLatency.observe(Math.max(0, Date.now() - msg.ts) / 1000);

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { sleep } from '../async.js';
 import type { EventNotification } from '../events/index.js';
 import {
   compareStreamIds,
@@ -76,6 +77,8 @@ export interface SessionContext {
   maxBufferedBytes: number;
   /** Live messages held while history is read, at most. */
   maxPending: number;
+  /** A hole before a message published less than this long ago waits for late writes. */
+  lateGraceMs: number;
   onDelivered(msg: HubMessage): void;
   onReset(reason: ResetReason): void;
   onDrop(session: Session, reason: string): void;
@@ -331,7 +334,7 @@ export class Session {
       const p = this.positions.get(c.name);
       if (c.kind === 'source') {
         if (p === undefined) continue;
-        await this.fillSource(c.name, c.sourceType, c.sourceId, Number.POSITIVE_INFINITY);
+        await this.fillSource(c.sourceType, c.sourceId, Number.POSITIVE_INFINITY);
         if (this.closed) return;
         continue;
       }
@@ -377,7 +380,16 @@ export class Session {
     this.noteEpoch(msg);
     if (this.needsFill(msg)) {
       if (!this.last.has(msg.source)) this.last.set(msg.source, this.knownLast(msg)!);
-      await this.fillSource(this.channelOf(msg), msg.sourceType, msg.sourceId, msg.seq!);
+      await this.fillSource(msg.sourceType, msg.sourceId, msg.seq!);
+      // Right after a Pub/Sub outage a hole is mostly a late write on its way: the notifications
+      // that failed wait in the workers' repair backlogs until their connections are back.
+      // Wait until the grace after the message's publish time has passed, then fill once more;
+      // what is still missing is announced by deliver(). Later messages queue meanwhile.
+      const wait = msg.ts === undefined ? 0 : msg.ts + this.ctx.lateGraceMs - Date.now();
+      if (wait > 0 && this.needsFill(msg) && !this.closed) {
+        await sleep(Math.min(wait, this.ctx.lateGraceMs), { unref: true });
+        await this.fillSource(msg.sourceType, msg.sourceId, msg.seq!);
+      }
     }
     this.deliver(msg);
   }
@@ -387,7 +399,6 @@ export class Session {
    * hole (trimmed, or never retained) is announced with a reset.
    */
   private async fillSource(
-    channel: string,
     sourceType: string,
     sourceId: string,
     before: number,

@@ -296,68 +296,81 @@ describe('real-time edge: SSE, resume, recent events', () => {
     }
   });
 
-  it('a source whose first seqs are written late (a Pub/Sub outage) is announced, never skipped silently', async () => {
+  it('a source whose first seqs are written late (a Pub/Sub outage) gets them in order within the grace, and a reset after it, never a silent skip', async () => {
     // What chaos found: seqs 1 and 2 of a new source failed to notify and wait in one worker's
     // repair backlog while another worker publishes seq 3; 1 and 2 are written afterwards.
     const h = stack.edge.history!;
     const writer = new Redis(REDIS_URL);
     h.define(writer);
-    const put = (seq: number, mode: 'publish' | 'repair') =>
+    const put = (id: string, seq: number, mode: 'publish' | 'repair') =>
       h.append(
         writer,
         mode === 'publish'
-          ? `${stack.config.events.channelPrefix}:late:a`
+          ? `${stack.config.events.channelPrefix}:late:${id}`
           : repairChannelFor(
-              { sourceType: 'late', sourceId: 'a' },
+              { sourceType: 'late', sourceId: id },
               stack.config.events.channelPrefix,
             ),
         {
-          id: `late-${seq}-${stack.config.queue.name}`,
+          id: `late-${id}-${seq}-${stack.config.queue.name}`,
           type: 'push',
           sourceType: 'late',
-          sourceId: 'a',
+          sourceId: id,
           occurredAt: new Date().toISOString(),
           payload: {},
         },
         { topic: stack.config.kafka.topic, partition: 0, offset: String(200 + seq), seq },
       );
-    const resets = (s: Awaited<ReturnType<typeof openSse>>) =>
+    type Sse = Awaited<ReturnType<typeof openSse>>;
+    const resets = (s: Sse) =>
       s.events.filter((e) => e.event === 'reset').map((e) => JSON.parse(e.data) as unknown);
-    const early = await openSse(sub('channel=late:*'), { authorization: AUTH });
-    const exact = await openSse(sub('channel=late:a'), { authorization: AUTH });
-    let between: Awaited<ReturnType<typeof openSse>> | undefined;
+    const of = (s: Sse, id: string) => seqs(s.messages().filter((m) => m.source_id === id));
+    const hasSeq = (id: string, seq: number) => (e: Sse['events']) =>
+      e.some((x) => {
+        if (x.event !== 'message') return false;
+        const m = JSON.parse(x.data) as { source_id: string; seq: number };
+        return m.source_id === id && m.seq === seq;
+      });
+    const agg = await openSse(sub('channel=late:*'), { authorization: AUTH });
+    const exactA = await openSse(sub('channel=late:a'), { authorization: AUTH });
+    const exactB = await openSse(sub('channel=late:b'), { authorization: AUTH });
+    let between: Sse | undefined;
     try {
-      await early.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
-      await exact.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
-      await put(3, 'publish');
-      await early.waitFor((e) => e.some((x) => x.event === 'message'), 'seq 3');
+      for (const s of [agg, exactA, exactB]) {
+        await s.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
+      }
+      // Within the grace: the late writes are filled in before seq 3.
+      await put('a', 3, 'publish');
+      await put('a', 1, 'repair');
+      await put('a', 2, 'repair');
+      for (const s of [agg, exactA]) await s.waitFor(hasSeq('a', 3), 'a: seq 3');
+      expect(of(agg, 'a')).toEqual([1, 2, 3]);
+      expect(of(exactA, 'a')).toEqual([1, 2, 3]);
+      expect(resets(agg)).toEqual([]);
+      expect(resets(exactA)).toEqual([]);
+
+      // After the grace: 1 and 2 are announced before seq 3, not dropped without a word after it.
+      await put('b', 3, 'publish');
+      for (const s of [agg, exactB]) await s.waitFor(hasSeq('b', 3), 'b: seq 3');
       // A subscriber that starts after seq 3 and before the late writes gets them, in order.
       between = await openSse(sub('channel=late:*'), { authorization: AUTH });
       await between.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
-      await put(1, 'repair');
-      await put(2, 'repair');
-      await put(4, 'publish');
-      for (const s of [early, exact, between]) {
-        await s.waitFor(
-          (e) => e.some((x) => x.event === 'message' && x.data.includes('"seq":4')),
-          'seq 4',
-        );
-      }
-      // Seq 3 came first: 1 and 2 are announced before it, not dropped without a word after it.
-      expect(seqs(early.messages())).toEqual([3, 4]);
-      expect(resets(early)).toEqual([
-        { channel: 'late:*', reason: 'gap', source: 'late:a', after: 0, continues_from: 3 },
+      await put('b', 1, 'repair');
+      await put('b', 2, 'repair');
+      await put('b', 4, 'publish');
+      for (const s of [agg, exactB, between]) await s.waitFor(hasSeq('b', 4), 'b: seq 4');
+      expect(of(agg, 'b')).toEqual([3, 4]);
+      expect(resets(agg)).toEqual([
+        { channel: 'late:*', reason: 'gap', source: 'late:b', after: 0, continues_from: 3 },
       ]);
-      expect(seqs(exact.messages())).toEqual([3, 4]);
-      expect(resets(exact)).toEqual([
-        { channel: 'late:a', reason: 'gap', source: 'late:a', after: 0, continues_from: 3 },
+      expect(of(exactB, 'b')).toEqual([3, 4]);
+      expect(resets(exactB)).toEqual([
+        { channel: 'late:b', reason: 'gap', source: 'late:b', after: 0, continues_from: 3 },
       ]);
-      expect(seqs(between.messages())).toEqual([1, 2, 3, 4]);
+      expect(of(between, 'b')).toEqual([1, 2, 3, 4]);
       expect(resets(between)).toEqual([]);
     } finally {
-      early.close();
-      exact.close();
-      between?.close();
+      for (const s of [agg, exactA, exactB, between]) s?.close();
       await writer.quit();
     }
   });

@@ -245,11 +245,22 @@ describe('publish pipeline: Kafka killed and restarted', () => {
 
         await addPlain('after-plain', 4);
         await addViaPackage('after-pkg', 4);
-        await waitFor(
-          async () => (await completed()) === jobCount(),
-          60_000,
-          'all jobs completed after the restart',
-        );
+        try {
+          await waitFor(
+            async () => (await completed()) === jobCount(),
+            60_000,
+            'all jobs completed after the restart',
+          );
+        } catch (err) {
+          // What a stall looks like from outside, for the log of a failed run.
+          const counts = await queue.getJobCounts('active', 'waiting', 'delayed', 'completed');
+          console.log(
+            `[restart test] stalled: breaker ${worker.breaker.current}, ` +
+              `kafka health ${JSON.stringify(publisher.kafkaHealth())}, jobs ${JSON.stringify(counts)} of ${jobCount()}, ` +
+              `cool-downs ${(await metrics.kafkaCooldowns.get()).values[0]?.value ?? 0}`,
+          );
+          throw err;
+        }
       } finally {
         await failed.stop();
       }
