@@ -9,6 +9,7 @@ import {
   type RecordMetadata,
   type RetryOptions,
 } from 'kafkajs';
+import { withTimeout } from '../async.js';
 import type { KafkaConnectionConfig } from '../config/index.js';
 import { KafkaPublishError } from '../errors.js';
 import type { EventRecord, KafkaReceipt } from '../events/index.js';
@@ -56,6 +57,14 @@ export interface KafkajsProducerOptions {
   requestTimeout?: number;
   /** Produce request timeout the broker applies to acks=all. @defaultValue 30000 ms */
   ackTimeoutMs?: number;
+  /**
+   * A send (connecting included) that has not settled after this long fails, retriable, and the
+   * producer is replaced before the next one: a request that never settles would otherwise hold
+   * every later send behind it (one request in flight). It is longer than kafkajs' own budget
+   * for one send, so it only catches what that budget misses.
+   * @defaultValue (retries + 1) × (connectionTimeout + requestTimeout + maxRetryTime)
+   */
+  sendTimeoutMs?: number;
 }
 
 const PARTITION = Symbol('partition');
@@ -78,12 +87,18 @@ export function createKafkajsProducer(
 ): EventProducer {
   const logger = options.logger;
   const retry = options.retry ?? { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 };
+  const connectionTimeout = options.connectionTimeout ?? 3000;
+  const requestTimeout = options.requestTimeout ?? 30_000;
+  const sendTimeoutMs =
+    options.sendTimeoutMs ??
+    ((retry.retries ?? 5) + 1) *
+      (connectionTimeout + requestTimeout + (retry.maxRetryTime ?? 30_000));
   const outage = new KafkaOutageLog(logger, config.brokers);
   const kafka = createKafkaClient(config, {
-    connectionTimeout: options.connectionTimeout ?? 3000,
+    connectionTimeout,
     // Also bounds (re)connecting, so a send during an outage fails within the same budget.
     retry,
-    requestTimeout: options.requestTimeout ?? 30_000,
+    requestTimeout,
     ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
     logLevel: logger ? KafkaLogLevel.WARN : KafkaLogLevel.NOTHING,
     logCreator: () => (entry: LogEntry) => {
@@ -165,12 +180,17 @@ export function createKafkajsProducer(
       });
       let metadata: RecordMetadata[];
       try {
-        const p = await ensureConnected();
-        metadata = await p.sendBatch({
-          acks: -1,
-          timeout: options.ackTimeoutMs ?? 30_000,
-          topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
-        });
+        metadata = await withTimeout(
+          ensureConnected().then((p) =>
+            p.sendBatch({
+              acks: -1,
+              timeout: options.ackTimeoutMs ?? 30_000,
+              topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
+            }),
+          ),
+          sendTimeoutMs,
+          `the send did not settle within ${sendTimeoutMs} ms`,
+        );
       } catch (err) {
         broken = true;
         const reason = (err as Error).message;
@@ -200,7 +220,14 @@ export function createKafkajsProducer(
 
     async disconnect() {
       connected = null;
-      await producer.disconnect();
+      // kafkajs waits for a connect in progress; one to a broker that never answers would hold
+      // the shutdown for good. Bounded by the same deadline as a send.
+      await withTimeout(producer.disconnect(), sendTimeoutMs, 'disconnect timed out').catch(
+        (err: unknown) => {
+          if ((err as Error).message !== 'disconnect timed out') throw err;
+          logger?.warn({ sendTimeoutMs }, 'Kafka producer did not disconnect in time; left behind');
+        },
+      );
     },
   };
 }
