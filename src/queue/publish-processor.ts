@@ -46,8 +46,21 @@ export interface PublishProcessorDeps {
 export function createPublishProcessor(deps: PublishProcessorDeps) {
   const { publisher, breaker, order, metrics, logger } = deps;
 
-  const hold = async (ms: number): Promise<never> => {
-    await deps.rateLimit(Math.max(1, Math.ceil(ms)));
+  const hold = async (
+    ms: number,
+    job: Job<PublishJobData, PublishResult>,
+    token: string | undefined,
+  ): Promise<never> => {
+    const wait = Math.max(1, Math.ceil(ms));
+    if (breaker.current === 'probing' && token !== undefined) {
+      // One job probes Kafka. Pausing the fleet behind it would let only one job a second try:
+      // with per-source order the probe may be a job that has to step aside for an earlier one
+      // of its source, and the next probe must come at once, or the heads of the sources are
+      // reached only after minutes. So the others step aside briefly, and fetching goes on.
+      await job.moveToDelayed(Date.now() + wait, token);
+      throw new DelayedError(`a Kafka probe is in flight; back in ${wait} ms`);
+    }
+    await deps.rateLimit(wait);
     // Back to wait without spending an attempt; the worker stops fetching until the limit ends.
     throw Worker.RateLimitError();
   };
@@ -61,7 +74,7 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
     let receipt = receiptOf(job.data);
     if (!receipt) {
       const decision = breaker.admit();
-      if (!decision.go) return hold(decision.holdMs);
+      if (!decision.go) return hold(decision.holdMs, job, token);
       try {
         receipt = order
           ? await order.publish(job, token, (seq) => publisher.publishToKafka(event, seq))
@@ -84,7 +97,7 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
               'Kafka looks down: pausing the publish worker for a cool-down',
             );
           }
-          return hold(breaker.remainingMs());
+          return hold(breaker.remainingMs(), job, token);
         }
         await retryLaterIfOwed(job, err, deps.retry, token);
         throw err;
