@@ -398,11 +398,7 @@ export class Session {
    * Deliver retained events of a source after its last delivered seq and before `before`; any
    * hole (trimmed, or never retained) is announced with a reset.
    */
-  private async fillSource(
-    sourceType: string,
-    sourceId: string,
-    before: number,
-  ): Promise<void> {
+  private async fillSource(sourceType: string, sourceId: string, before: number): Promise<void> {
     const h = this.ctx.history;
     const source = `${sourceType}:${sourceId}`;
     if (!h) return;
