@@ -11,7 +11,6 @@ import {
 } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
-import { createRedis } from '../redis.js';
 import {
   createKafkajsProducer,
   type EventProducer,
@@ -19,7 +18,7 @@ import {
 } from './event-producer.js';
 import { KafkaSink, type KafkaSinkHealth } from './kafka-sink.js';
 import { createPlatformaticProducer } from './platformatic-producer.js';
-import { RedisNotifier } from './redis-notifier.js';
+import { createNotifierRedis, RedisNotifier } from './redis-notifier.js';
 import { EdgeHistory } from '../realtime/history.js';
 import { edgeKeyBase } from '../realtime/keys.js';
 
@@ -181,10 +180,7 @@ export function createDualPublisher(
   const redis =
     deps.pubsub ??
     // Fail fast: a notification is best-effort and must not hold a job while Redis is away.
-    createRedis(config.redis.pubsubUrl, {
-      name: 'dualstream-pubsub',
-      extra: { maxRetriesPerRequest: 1 },
-    });
+    createNotifierRedis(config.redis.pubsubUrl);
   const h = config.edge.history;
   const notifier = new RedisNotifier({
     redis,

@@ -4,6 +4,23 @@ import { notificationMessage, type DualEvent, type KafkaReceipt } from '../event
 import { RateLimitedLog, type Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import { repairChannelFor, type EdgeHistory } from '../realtime/history.js';
+import { isClusterUrl } from '../config/config.js';
+import { createRedis } from '../redis.js';
+
+/**
+ * The notifier's own connection to the Pub/Sub Redis. It fails fast: one retry per request, and
+ * no offline queue, so that nothing sent while Redis is away runs later behind the notifier's
+ * back (a timed-out notification would otherwise be published after the later ones, or after
+ * its own write-back). What fails is written back in order once Redis is ready.
+ */
+export function createNotifierRedis(url: string): Redis {
+  return createRedis(url, {
+    name: 'dualstream-pubsub',
+    // ioredis' Cluster client keeps its own queue while it finds the nodes; the order of a
+    // source's notifications is not kept on a cluster anyway (docs/clusters.md).
+    extra: { maxRetriesPerRequest: 1, ...(isClusterUrl(url) ? {} : { enableOfflineQueue: false }) },
+  });
+}
 
 /** Options of {@link RedisNotifier}. */
 export interface RedisNotifierOptions {
@@ -64,6 +81,8 @@ export class RedisNotifier {
   private readonly repairCap: number;
   private backlog: Queued['edge'][] = [];
   private repairing: Promise<void> | null = null;
+  private repairTimer: NodeJS.Timeout | undefined;
+  private everReady = false;
 
   constructor(options: RedisNotifierOptions) {
     this.redis = options.redis;
@@ -76,10 +95,12 @@ export class RedisNotifier {
     if (this.redis.listenerCount('error') === 0) this.redis.on('error', () => undefined);
     this.history = options.history;
     this.repairCap = options.repairBacklog ?? 10_000;
-    if (this.history) {
-      this.history.define(this.redis);
-      this.redis.on('ready', () => this.repair());
-    }
+    this.everReady = this.redis.status === 'ready';
+    this.redis.on('ready', () => {
+      this.everReady = true;
+      this.repair();
+    });
+    if (this.history) this.history.define(this.redis);
   }
 
   /** PUBLISH one notification; resolves whether Redis accepted it. Never rejects. */
@@ -116,6 +137,7 @@ export class RedisNotifier {
     if (this.closed) return;
     this.drain();
     this.closed = true;
+    clearInterval(this.repairTimer);
     await Promise.all(this.inflight);
     await this.repairing;
     if (this.ownsConnection) {
@@ -128,9 +150,37 @@ export class RedisNotifier {
     const batch = this.queued;
     if (batch.length === 0) return;
     this.queued = [];
-    const p = this.send(batch);
+    const p = this.sendInOrder(batch);
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
+  }
+
+  /**
+   * Send after what must go first. Before the first connection is ready, wait for it (bounded):
+   * without an offline queue these would fail at start-up for nothing. Notifications that failed
+   * earlier are written back before: a later seq of a source must not go out before this
+   * process's earlier ones (the edge would have to wait for them, or announce them missed). Both
+   * waits are bounded by the timeout; during an outage nothing waits, it fails at once.
+   */
+  private async sendInOrder(batch: Queued[]): Promise<void> {
+    if (!this.everReady && this.redis.status !== 'ready') await this.firstReady(this.timeoutMs);
+    if (this.backlog.length > 0) this.repair();
+    if (this.repairing) {
+      await withTimeout(this.repairing, this.timeoutMs, 'repair').catch(() => undefined);
+    }
+    await this.send(batch);
+  }
+
+  private firstReady(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.redis.on('ready', done);
+    });
   }
 
   private async send(batch: Queued[]): Promise<void> {
@@ -166,6 +216,16 @@ export class RedisNotifier {
 
   private keepForRepair(item: Queued['edge']): void {
     this.backlog.push(item);
+    // Tried again every second while anything waits: a write-back that failed (Redis went away
+    // again, or came back before these failures were counted) must not wait for another send
+    // or reconnect, which may never come.
+    this.repairTimer ??= setInterval(() => {
+      if (this.backlog.length > 0 && !this.closed) this.repair();
+      else {
+        clearInterval(this.repairTimer);
+        this.repairTimer = undefined;
+      }
+    }, 1000).unref();
     // Bounded: the oldest go first; a subscriber detects the hole by seq and gets a reset.
     if (this.backlog.length > this.repairCap)
       this.backlog.splice(0, this.backlog.length - this.repairCap);

@@ -6,6 +6,8 @@
 import { subscribe, type Subscription } from '../../src/realtime/client.js';
 import { SseParser } from '../../src/realtime/sse-parser.js';
 import type { ResetInfo } from '../../src/realtime/session.js';
+import type { EdgeKeys } from '../../src/realtime/keys.js';
+import { Redis } from 'ioredis';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -303,4 +305,48 @@ export function lastSeqs(
     out.set(r.key, Math.max(out.get(r.key) ?? 0, seq));
   }
   return out;
+}
+
+/**
+ * Log, for each sampled missing event (`type:id#seq ...`), whether the Pub/Sub Redis retained it
+ * in its source history and in its type stream, and under which stream id.
+ */
+export async function explainMissing(
+  pubsubUrl: string,
+  keys: EdgeKeys,
+  verdicts: SubscriberVerdict[],
+  log: (line: string) => void,
+): Promise<void> {
+  const samples = new Set(verdicts.flatMap((v) => v.missingSamples.map((m) => m.split(' ')[0]!)));
+  if (samples.size === 0) return;
+  const redis = new Redis(pubsubUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const types = new Set([...samples].map((s) => s.slice(0, s.indexOf(':'))));
+    const streamed = new Map<string, string>();
+    for (const type of types) {
+      const entries = (await redis.xrange(keys.type(type), '-', '+')) as Array<[string, string[]]>;
+      for (const [id, fields] of entries) {
+        const n = JSON.parse(fields[1] ?? '{}') as { source_id?: string; seq?: number };
+        streamed.set(`${type}:${n.source_id}#${n.seq}`, `${id} p=${fields[3]}`);
+      }
+    }
+    for (const sample of samples) {
+      const [source, seqText] = sample.split('#') as [string, string];
+      const colon = source.indexOf(':');
+      const inHistory = await redis.zcount(
+        keys.source(source.slice(0, colon), source.slice(colon + 1)),
+        seqText,
+        seqText,
+      );
+      log(
+        `missing ${sample}: source history ${inHistory > 0 ? 'has it' : 'does not'}, type stream ${streamed.get(sample) ?? 'does not'}`,
+      );
+    }
+  } catch (err) {
+    log(`could not look up the missing events: ${(err as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -28,7 +28,8 @@ import { LockWatcher, type Failover } from './lock-watcher.js';
 import { ChaosLog } from './log.js';
 import type { ManagedProcess } from './managed-process.js';
 import { NotificationWatcher } from './notification-watcher.js';
-import { EdgeSubscribers, lastSeqs } from './edge-subscribers.js';
+import { EdgeSubscribers, explainMissing, lastSeqs } from './edge-subscribers.js';
+import { edgeKeyBase, edgeKeys } from '../../src/realtime/keys.js';
 import type { ChaosOptions } from './options.js';
 import { createChaosKafka, killBusiestLeader } from './chaos-kafka.js';
 import { freePort, ThrowawayRedis } from './redis-server.js';
@@ -419,6 +420,12 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
     const subscriberVerdicts = subscribers.verdicts(maxSeq);
     log.info(
       `edge subscribers ${caughtUp ? 'caught up' : 'NOT caught up after 30 s'}: ${subscriberVerdicts.map((v) => `${v.name}: ${v.delivered} delivered, ${v.resets} resets, ${v.missingUnexplained} missing`).join('; ')}`,
+    );
+
+    // Where each sampled missing event is (a writer that never wrote it, or a reader that did
+    // not deliver it): its source history and the type stream of the Pub/Sub Redis.
+    await explainMissing(pubsub.url, edgeKeys(edgeKeyBase(ns, ns)), subscriberVerdicts, (line) =>
+      log.info(line),
     );
 
     const killedWorkerJobs = await jobsOfKilledWorkers(plainQueue, killSnapshots);
