@@ -201,7 +201,17 @@ export function createKafkajsProducer(
         throw new KafkaPublishError(message, { retriable: isRetriableKafkaError(err), cause: err });
       }
       outage.reachable();
-      return receiptsFor(records, messages, metadata);
+      try {
+        return receiptsFor(records, messages, metadata);
+      } catch (err) {
+        // kafkajs resolved without an answer for some partition: a request of this send failed
+        // on the way (a leader died) and kafkajs rolled that partition's sequence numbers back.
+        // The broker may still hold that request's batch, so the next batch of the partition
+        // would reuse its sequence numbers and be acknowledged as a "duplicate" with the old
+        // batch's offsets, unwritten. A fresh producer (a new producer id) rules that out.
+        broken = true;
+        throw err;
+      }
     },
 
     async ping() {

@@ -152,7 +152,14 @@ export function createPlatformaticProducer(
         throw new KafkaPublishError(message, { retriable: refused === undefined, cause: err });
       }
       outage.reachable();
-      return receiptsFor(records, partitions, result);
+      try {
+        return receiptsFor(records, partitions, result);
+      } catch (err) {
+        // An answer without some partition leaves that partition's sequence numbers in doubt:
+        // as with kafkajs, a fresh producer id before the next send (see event-producer.ts).
+        broken = true;
+        throw err;
+      }
     },
 
     async ping() {

@@ -157,13 +157,22 @@ describe('3-node Kafka cluster: kill -9 of the busiest partition leader under lo
       'the publish queue to drain',
     );
     const failed = await queue.getJobCounts('failed');
-    await queue.close();
     expect(failed).toEqual({ failed: 0 });
 
     const { records } = await readWholeTopic(cluster.brokers, config.kafka.topic, 60_000);
     const ids = records.map((r) => r.headers['event-id'] ?? '');
     const seen = new Set(ids);
     const lost = [...offered].filter((id) => !seen.has(id));
+    // What a lost event's job says it got from Kafka, and what Kafka holds there instead.
+    for (const id of lost.slice(0, 5)) {
+      const job = await queue.getJob(id);
+      const r = job?.returnvalue as { partition?: number; offset?: string } | undefined;
+      const there = records.find((x) => x.partition === r?.partition && x.offset === r?.offset);
+      note(
+        `lost ${id}: job ${job ? `state ${await job.getState()}, attempts ${job.attemptsMade}/${job.attemptsStarted}, returned ${JSON.stringify(job.returnvalue)}, data receipt ${JSON.stringify((job.data as { receipt?: unknown }).receipt)}` : 'gone'}; Kafka at that place: ${there ? `${there.headers['event-id']} seq ${there.headers['source-seq']}` : 'nothing'}`,
+      );
+    }
+    await queue.close();
     const report = checkSourceOrder(records.map(orderedRecordOf));
     const copies = new Map<string, number>();
     for (const id of ids) copies.set(id, (copies.get(id) ?? 0) + 1);
