@@ -101,6 +101,12 @@ async function main(): Promise<void> {
   const onAdd = (id: string, sourceId: string, t0: number) => {
     if (Number(sourceId.slice(2)) < SUBSCRIBERS) followed.set(id, { t0, minute });
   };
+  // A fresh subscription starts at the newest retained event: an event added before it opened
+  // is not owed to it. So the load starts once every subscriber holds its first token.
+  const openBy = Date.now() + 30_000;
+  while (subscriptions.some((s) => s.token === undefined) && Date.now() < openBy) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   try {
     const perMinute: number[][] = [];
     for (let m = 0; m < MINUTES; m += 1) {
