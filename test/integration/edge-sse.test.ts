@@ -33,6 +33,32 @@ describe('real-time edge: SSE, resume, recent events', () => {
 
   const sub = (q: string) => `${stack.url}/v1/subscribe?${q}`;
 
+  /**
+   * Write one event straight through the retain-and-publish script, as a worker's notifier does:
+   * on the source's channel, or (a write-back after a Pub/Sub outage) on its repair channel.
+   */
+  const retain = (
+    history: EdgeHistory,
+    writer: Redis,
+    source: { sourceType: string; sourceId: string },
+    seq: number,
+    mode: 'publish' | 'repair' = 'publish',
+  ) =>
+    history.append(
+      writer,
+      mode === 'publish'
+        ? `${stack.config.events.channelPrefix}:${source.sourceType}:${source.sourceId}`
+        : repairChannelFor(source, stack.config.events.channelPrefix),
+      {
+        id: `${source.sourceType}-${source.sourceId}-${seq}-${stack.config.queue.name}`,
+        type: 'push',
+        ...source,
+        occurredAt: new Date().toISOString(),
+        payload: {},
+      },
+      { topic: stack.config.kafka.topic, partition: 0, offset: String(seq), seq },
+    );
+
   it('retains each notified event with seq, topic, partition and offset, in the same step as the PUBLISH', async () => {
     const pubsub = await collectPubSub(`${stack.config.events.channelPrefix}:hist:*`);
     try {
@@ -225,24 +251,7 @@ describe('real-time edge: SSE, resume, recent events', () => {
     const writer = new Redis(REDIS_URL);
     h.define(writer);
     const put = (seq: number, mode: 'publish' | 'repair') =>
-      h.append(
-        writer,
-        mode === 'publish'
-          ? `${stack.config.events.channelPrefix}:hole:a`
-          : repairChannelFor(
-              { sourceType: 'hole', sourceId: 'a' },
-              stack.config.events.channelPrefix,
-            ),
-        {
-          id: `hole-${seq}-${stack.config.queue.name}`,
-          type: 'push',
-          sourceType: 'hole',
-          sourceId: 'a',
-          occurredAt: new Date().toISOString(),
-          payload: {},
-        },
-        { topic: stack.config.kafka.topic, partition: 0, offset: String(100 + seq), seq },
-      );
+      retain(h, writer, { sourceType: 'hole', sourceId: 'a' }, seq, mode);
     try {
       const first = await openSse(sub('channel=hole:*'), { authorization: AUTH });
       await first.waitFor((e) => e.some((x) => x.event === 'subscribed'), 'subscribed');
@@ -303,24 +312,7 @@ describe('real-time edge: SSE, resume, recent events', () => {
     const writer = new Redis(REDIS_URL);
     h.define(writer);
     const put = (id: string, seq: number, mode: 'publish' | 'repair') =>
-      h.append(
-        writer,
-        mode === 'publish'
-          ? `${stack.config.events.channelPrefix}:late:${id}`
-          : repairChannelFor(
-              { sourceType: 'late', sourceId: id },
-              stack.config.events.channelPrefix,
-            ),
-        {
-          id: `late-${id}-${seq}-${stack.config.queue.name}`,
-          type: 'push',
-          sourceType: 'late',
-          sourceId: id,
-          occurredAt: new Date().toISOString(),
-          payload: {},
-        },
-        { topic: stack.config.kafka.topic, partition: 0, offset: String(200 + seq), seq },
-      );
+      retain(h, writer, { sourceType: 'late', sourceId: id }, seq, mode);
     type Sse = Awaited<ReturnType<typeof openSse>>;
     const resets = (s: Sse) =>
       s.events.filter((e) => e.event === 'reset').map((e) => JSON.parse(e.data) as unknown);
@@ -380,20 +372,7 @@ describe('real-time edge: SSE, resume, recent events', () => {
     const short = new EdgeHistory(stack.edge.history!.keys.base, { maxAgeMs: 300 });
     const writer = new Redis(REDIS_URL);
     short.define(writer);
-    const put = (seq: number) =>
-      short.append(
-        writer,
-        `${stack.config.events.channelPrefix}:idle:a`,
-        {
-          id: `idle-${seq}-${stack.config.queue.name}`,
-          type: 'push',
-          sourceType: 'idle',
-          sourceId: 'a',
-          occurredAt: new Date().toISOString(),
-          payload: {},
-        },
-        { topic: stack.config.kafka.topic, partition: 0, offset: String(300 + seq), seq },
-      );
+    const put = (seq: number) => retain(short, writer, { sourceType: 'idle', sourceId: 'a' }, seq);
     try {
       await put(1);
       await put(2);
