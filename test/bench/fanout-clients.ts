@@ -2,7 +2,7 @@
 // per connection than fetch), counts deliveries and measures publish-to-client latency from the
 // publish time the bench puts into each event id (`b-<ms>-<n>`; one host, one clock).
 // Controlled over IPC: {cmd:'open', url, channels[], count} → {opened}; {cmd:'reset'};
-// {cmd:'report'} → {deliveries, histogram (1 ms buckets), errors}.
+// {cmd:'report'} → {deliveries, histogram (1 ms buckets), errors, cpuMs since the reset}.
 import http from 'node:http';
 
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
@@ -11,6 +11,7 @@ let hist = new Uint32Array(MAX_MS + 1);
 let deliveries = 0;
 let errors = 0;
 let open = 0;
+let cpuAtReset = process.cpuUsage();
 const requests: http.ClientRequest[] = [];
 
 function connect(url: string, channel: string): Promise<void> {
@@ -77,9 +78,17 @@ process.on('message', (m: { cmd: string; url?: string; channels?: string[]; coun
     } else if (m.cmd === 'reset') {
       hist = new Uint32Array(MAX_MS + 1);
       deliveries = 0;
+      cpuAtReset = process.cpuUsage();
       process.send!({ ok: true });
     } else if (m.cmd === 'report') {
-      process.send!({ deliveries, errors, open, histogram: Array.from(hist) });
+      const cpu = process.cpuUsage(cpuAtReset);
+      process.send!({
+        deliveries,
+        errors,
+        open,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        histogram: Array.from(hist),
+      });
     } else if (m.cmd === 'close') {
       for (const r of requests) r.destroy();
       process.send!({ ok: true }, undefined, {}, () => process.exit(0));

@@ -28,6 +28,7 @@ app.get('/clients', (_req, res) => {
     res.json({
       clients: edge.hub.size,
       rss: process.memoryUsage().rss,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       dropped: d.values[0]?.value ?? 0,
     });
   });

@@ -27,6 +27,9 @@ const PER_SOURCE = Number(process.env.BENCH_CLIENTS_PER_SOURCE ?? 4);
 const SPREAD_RATE = Number(process.env.BENCH_SPREAD_RATE ?? 1000);
 const IDLE_CLIENTS = Number(process.env.BENCH_IDLE_CLIENTS ?? 10_000);
 const CLIENT_PROCS = Number(process.env.BENCH_CLIENT_PROCS ?? 2);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c').split(',').map((s) => s.trim()));
+// BENCH_SERVER_PROFILE=1: the server writes a V8 CPU profile to test-artifacts/ when it stops.
+const PROFILE = process.env.BENCH_SERVER_PROFILE === '1';
 const run = `fanout-${randomUUID().slice(0, 8)}`;
 const channelPrefix = `${run}-events`;
 const subName = `${run}-edge-sub`;
@@ -46,10 +49,27 @@ function killAll(): void {
 }
 process.on('exit', killAll);
 
+let serverChild: ChildProcess | undefined;
+
+/** Ask the server to stop (it writes its profile on a clean exit); killed after 10 s anyway. */
+async function stopServer(): Promise<void> {
+  const c = serverChild;
+  if (!c || c.exitCode !== null) return;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+}
+
 async function startServer(): Promise<{ url: string; pid: number }> {
   const child = spawn(
     process.execPath,
-    ['--expose-gc', '--import', 'tsx', here('./fanout-server.ts')],
+    [
+      '--expose-gc',
+      ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', 'test-artifacts'] : []),
+      '--import',
+      'tsx',
+      here('./fanout-server.ts'),
+    ],
     {
       detached: true,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -62,6 +82,7 @@ async function startServer(): Promise<{ url: string; pid: number }> {
     },
   );
   children.push(child);
+  serverChild = child;
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -97,11 +118,12 @@ function startClients(): ClientProc {
 
 async function serverState(
   url: string,
-): Promise<{ clients: number; rss: number; dropped: number }> {
+): Promise<{ clients: number; rss: number; dropped: number; cpuMs: number }> {
   return (await (await fetch(`${url}/clients`)).json()) as {
     clients: number;
     rss: number;
     dropped: number;
+    cpuMs: number;
   };
 }
 
@@ -178,6 +200,9 @@ interface Row {
   p99: number;
   rssPer1000: number;
   dropped: number;
+  /** CPU used while publishing, as a share of one core: the server, and all client processes. */
+  serverCpu: number;
+  clientsCpu: number;
   subs: string;
 }
 
@@ -211,13 +236,17 @@ async function scenario(
   const after = await serverState(url);
   const connected = after.clients - before.clients;
   await Promise.all(procs.map((p) => p.ask({ cmd: 'reset' })));
+  const cpuFrom = (await serverState(url)).cpuMs;
+  const measuredFrom = Date.now();
   let sent = 0;
   if (pick) {
     sent = await publishAt(rate, seconds, pick);
     await new Promise((r) => setTimeout(r, 2000));
   }
   const reports = await Promise.all(procs.map((p) => p.ask({ cmd: 'report' })));
-  const dropped = (await serverState(url)).dropped - before.dropped;
+  const end = await serverState(url);
+  const wall = Date.now() - measuredFrom;
+  const dropped = end.dropped - before.dropped;
   const hist = new Array<number>(10_001).fill(0);
   let deliveries = 0;
   for (const r of reports) {
@@ -251,6 +280,8 @@ async function scenario(
     p50: percentile(hist, 0.5),
     p99: percentile(hist, 0.99),
     dropped,
+    serverCpu: pick ? (end.cpuMs - cpuFrom) / wall : NaN,
+    clientsCpu: pick ? reports.reduce((a, r) => a + (r.cpuMs as number), 0) / wall : NaN,
     rssPer1000:
       Math.round(((((after.rss - before.rss) / Math.max(1, connected)) * 1000) / 1_048_576) * 10) /
       10,
@@ -262,26 +293,32 @@ async function main(): Promise<void> {
   const server = await startServer();
   const rows: Row[] = [];
   try {
-    rows.push(
-      await scenario(`a. 1 hot source`, server.url, ['hot:a'], HOT_CLIENTS, HOT_RATE, () => [
-        'hot',
-        'a',
-      ]),
-    );
-    const spread = Array.from({ length: SOURCES }, (_, i) => `spread:s${i}`);
-    rows.push(
-      await scenario(
-        `b. ${SOURCES} sources × ${PER_SOURCE}`,
-        server.url,
-        spread,
-        SOURCES * PER_SOURCE,
-        SPREAD_RATE,
-        (n) => ['spread', `s${n % SOURCES}`],
-      ),
-    );
-    rows.push(await scenario('c. idle', server.url, ['idle:a'], IDLE_CLIENTS, 0, undefined));
+    if (ONLY.has('a')) {
+      rows.push(
+        await scenario(`a. 1 hot source`, server.url, ['hot:a'], HOT_CLIENTS, HOT_RATE, () => [
+          'hot',
+          'a',
+        ]),
+      );
+    }
+    if (ONLY.has('b')) {
+      const spread = Array.from({ length: SOURCES }, (_, i) => `spread:s${i}`);
+      rows.push(
+        await scenario(
+          `b. ${SOURCES} sources × ${PER_SOURCE}`,
+          server.url,
+          spread,
+          SOURCES * PER_SOURCE,
+          SPREAD_RATE,
+          (n) => ['spread', `s${n % SOURCES}`],
+        ),
+      );
+    }
+    if (ONLY.has('c')) {
+      rows.push(await scenario('c. idle', server.url, ['idle:a'], IDLE_CLIENTS, 0, undefined));
+    }
     if (process.env.BENCH_SWEEP === '1') {
-      for (const rate of (process.env.BENCH_SWEEP_RATES ?? '10,20,50,100,200')
+      for (const rate of (process.env.BENCH_SWEEP_RATES ?? '5,10,20,30,50')
         .split(',')
         .map(Number)) {
         const r = await scenario(
@@ -298,6 +335,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await stopServer();
     killAll();
     for await (const keys of redis.scanStream({
       match: `bull:${channelPrefix}:edge:*`,
@@ -309,11 +347,11 @@ async function main(): Promise<void> {
     await redis.quit();
   }
   const table = [
-    '| scenario | clients | events/s | deliveries (expected) | deliveries/s | p50 ms | p99 ms | slow clients dropped | server RSS / 1000 clients (MiB) | server Redis subscriptions |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | clients | events/s | deliveries (expected) | deliveries/s | p50 ms | p99 ms | slow clients dropped | CPU cores: server / clients | server RSS / 1000 clients (MiB) | server Redis subscriptions |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.scenario} | ${r.clients} | ${r.rate} | ${r.deliveries} (${r.expected}) | ${r.perSecond} | ${Number.isNaN(r.p50) ? '–' : r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.dropped} | ${r.rssPer1000} | ${r.subs} |`,
+        `| ${r.scenario} | ${r.clients} | ${r.rate} | ${r.deliveries} (${r.expected}) | ${r.perSecond} | ${Number.isNaN(r.p50) ? '–' : r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.dropped} | ${Number.isNaN(r.serverCpu) ? '–' : `${r.serverCpu.toFixed(2)} / ${r.clientsCpu.toFixed(2)}`} | ${r.rssPer1000} | ${r.subs} |`,
     ),
   ];
   process.stdout.write(`${table.join('\n')}\n`);
