@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { RealtimeHub } from './hub.js';
 import type { EdgeHistory, RetainedEvent } from './history.js';
 import { checkAccess, type EdgeCredentials } from './access.js';
-import { sseSink } from './sse.js';
+import { sseSink, startSse } from './sse.js';
 import { channelSchema, decodeResumeToken, type Channel } from './tokens.js';
 
 /** Path of the SSE endpoint. */
@@ -114,17 +114,11 @@ export function createRealtimeRouter(deps: RealtimeRouterDeps): Router {
     const header = req.headers['last-event-id'];
     const lastId = (Array.isArray(header) ? header[0] : header) ?? q.data.lastEventId;
     const resume = lastId ? (decodeResumeToken(lastId) ?? 'unknown') : undefined;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    res.flushHeaders();
+    startSse(res);
+    const sink = sseSink(res);
     // Browsers wait this long before reconnecting with Last-Event-ID.
-    res.write('retry: 1000\n\n');
-    req.socket.setNoDelay(true);
-    const client = deps.hub.add(channels, 'sse', sseSink(res), resume);
+    sink.retry(1000);
+    const client = deps.hub.add(channels, 'sse', sink, resume);
     res.on('close', () => deps.hub.remove(client));
   });
 

@@ -51,11 +51,13 @@ export interface HubMessage {
   ts?: number;
   /** The {@link SubscriberNotification} as JSON, serialized once. */
   json: string;
+  /** The resume token of single-channel subscriptions, by channel: shared by its subscribers. */
+  tokens?: Map<string, string>;
   /**
-   * Work shared by every subscriber of the message: the resume token of single-channel
-   * subscriptions (by channel), and transport frames (by token).
+   * Transport frames, encoded once for every subscriber that gets the same bytes: SSE's by resume
+   * token, WebSocket's by subscription id and token.
    */
-  cache?: Map<string, string>;
+  frames?: Map<string, Buffer>;
 }
 
 /** Where a session writes: an SSE response or a WebSocket. */
@@ -121,6 +123,7 @@ export function hubMessage(n: EdgeNotification): HubMessage {
  */
 export class Session {
   readonly channels: Channel[];
+  private readonly followsType: boolean;
   private readonly positions = new Map<string, Position>();
   private readonly last = new Map<string, number>();
   private readonly queue: Work[] = [];
@@ -142,6 +145,7 @@ export class Session {
     resume?: Map<string, Position> | 'unknown',
   ) {
     this.channels = channels;
+    this.followsType = channels.some((c) => c.kind === 'type');
     if (resume === undefined) {
       this.queue.push({ kind: 'open' });
     } else {
@@ -211,10 +215,10 @@ export class Session {
    */
   private messageToken(msg: HubMessage): string {
     if (this.channels.length !== 1) return this.token();
-    const key = `t:${this.channels[0]!.name}`;
-    msg.cache ??= new Map();
-    let t = msg.cache.get(key);
-    if (t === undefined) msg.cache.set(key, (t = this.token()));
+    const key = this.channels[0]!.name;
+    msg.tokens ??= new Map();
+    let t = msg.tokens.get(key);
+    if (t === undefined) msg.tokens.set(key, (t = this.token()));
     return t;
   }
 
@@ -300,10 +304,12 @@ export class Session {
 
   /** A message from a new epoch of its type's history: the old history was lost. */
   private noteEpoch(msg: HubMessage): void {
-    if (this.historyLost || msg.pos === undefined) return;
-    const next = parseTypePosition(msg.pos);
+    // Only a subscriber of the type holds a type position to compare with.
+    if (!this.followsType || this.historyLost || msg.pos === undefined) return;
     const held = this.positions.get(`${msg.sourceType}:*`);
-    const cur = typeof held === 'string' ? parseTypePosition(held) : undefined;
+    if (typeof held !== 'string') return;
+    const next = parseTypePosition(msg.pos);
+    const cur = parseTypePosition(held);
     if (next && cur?.epoch && next.epoch && cur.epoch !== next.epoch) this.historyLost = true;
   }
 

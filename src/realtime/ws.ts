@@ -113,8 +113,20 @@ export function attachWebSocket(
         msg.channels,
         'ws',
         {
-          message: (t: string, hm: HubMessage) =>
-            send(`{"type":"message"${sub},"token":${JSON.stringify(t)},"data":${hm.json}}`),
+          message: (t: string, hm: HubMessage) => {
+            // Shared by the subscribers with the same token and subscription id (a newline
+            // never occurs in either, so these keys never meet the SSE frames' plain tokens).
+            const key = `${sub}\n${t}`;
+            hm.frames ??= new Map();
+            let frame = hm.frames.get(key);
+            if (frame === undefined) {
+              frame = Buffer.from(
+                `{"type":"message"${sub},"token":${JSON.stringify(t)},"data":${hm.json}}`,
+              );
+              hm.frames.set(key, frame);
+            }
+            if (ws.readyState === ws.OPEN) ws.send(frame, { binary: false });
+          },
           reset: (t: string, info: ResetInfo) =>
             send(
               `{"type":"reset"${sub},"token":${JSON.stringify(t)},"data":${JSON.stringify(info)}}`,
