@@ -203,10 +203,24 @@ function crossCheck(e: ParsedEnv): ConfigIssue[] {
       message: 'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with KAFKA_SASL_MECHANISM',
     });
   }
-  if (isClusterUrl(e.REDIS_URL) && !/\{[^}]+\}/.test(e.DUALSTREAM_PREFIX)) {
+  const tagged = /\{[^}]+\}/.test(e.DUALSTREAM_PREFIX);
+  if (isClusterUrl(e.REDIS_URL) && !tagged) {
     issues.push({
       variable: 'DUALSTREAM_PREFIX',
       message: `must carry a hash tag on Redis Cluster, e.g. {${e.DUALSTREAM_PREFIX}}, so that every key of a queue lands in one slot (BullMQ's scripts need it)`,
+    });
+  } else if (
+    e.PUBSUB_REDIS_URL &&
+    isClusterUrl(e.PUBSUB_REDIS_URL) &&
+    e.HISTORY_ENABLED &&
+    e.ORDERING === 'source' &&
+    !tagged
+  ) {
+    // The history script touches four keys of a source and its type at once: one slot only,
+    // or every notification would fail with CROSSSLOT.
+    issues.push({
+      variable: 'DUALSTREAM_PREFIX',
+      message: `must carry a hash tag when PUBSUB_REDIS_URL is a Redis Cluster, e.g. {${e.DUALSTREAM_PREFIX}}, so that the real-time edge's history keys land in one slot (or set HISTORY_ENABLED=false)`,
     });
   }
   if ((e.BOARD_USER === undefined) !== (e.BOARD_PASSWORD === undefined)) {

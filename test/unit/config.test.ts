@@ -96,6 +96,16 @@ describe('loadConfig on clusters', () => {
     expect(err.issues[0]?.message).toContain('{bull}');
   });
 
+  it('refuses a Pub/Sub cluster URL without a hash tag while the edge history is on', () => {
+    const err = configError({ PUBSUB_REDIS_URL: cluster });
+    expect(err.issues.map((i) => i.variable)).toEqual(['DUALSTREAM_PREFIX']);
+    expect(err.issues[0]?.message).toContain('PUBSUB_REDIS_URL');
+    const off = loadConfig({ PUBSUB_REDIS_URL: cluster, HISTORY_ENABLED: 'false' });
+    expect(off.redis.pubsubUrl).toBe(cluster);
+    const tagged = loadConfig({ PUBSUB_REDIS_URL: cluster, DUALSTREAM_PREFIX: '{bull}' });
+    expect(tagged.edge.history.enabled).toBe(true);
+  });
+
   it('refuses malformed cluster URLs and prefixes with more than one hash tag', () => {
     expect(configError({ REDIS_URL: 'redis+cluster://' }).issues[0]?.variable).toBe('REDIS_URL');
     expect(configError({ REDIS_URL: 'redis+cluster://h1' }).issues[0]?.variable).toBe('REDIS_URL');
