@@ -1,6 +1,7 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Backoff, sleep } from '../async.js';
+import { isClusterUrl } from '../config/config.js';
 import type { DualstreamConfig } from '../config/index.js';
 import { FencingError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -12,6 +13,7 @@ import {
   type StreamLease,
   type StreamOwnershipClientOptions,
 } from '../ownership/index.js';
+import { hashTagOf } from '../ownership/keys.js';
 import { publishJobOptions } from '../queue/index.js';
 import { createRedis, ensureGroup } from '../redis.js';
 import { DepthGate } from './depth-gate.js';
@@ -87,6 +89,7 @@ class StreamIngester implements Ingester {
   readonly client: StreamOwnershipClient;
   private readonly ownClient: boolean;
   private readonly redisUrl: string;
+  private readonly cluster: boolean;
   private readonly logger: Logger;
   private readonly group: string;
   private readonly batchSize: number;
@@ -105,6 +108,7 @@ class StreamIngester implements Ingester {
     this.logger = (deps.logger ?? silentLogger()).child({ part: 'ingester' });
     this.ownClient = deps.client === undefined;
     this.redisUrl = config.redis.url;
+    this.cluster = isClusterUrl(config.redis.url);
     this.client =
       deps.client ??
       new StreamOwnershipClient(config, {
@@ -276,11 +280,7 @@ class StreamIngester implements Ingester {
   private async readAndEnqueue(batch: Reading[], id: '0' | '>', block: boolean): Promise<number> {
     const reader = this.connections?.reader;
     if (!reader) return 0;
-    const args: Array<string | number> = ['GROUP', this.group, this.client.id];
-    args.push('COUNT', this.batchSize);
-    if (block) args.push('BLOCK', this.blockMs);
-    args.push('STREAMS', ...batch.map((r) => r.lease.stream), ...batch.map(() => id));
-    const byStream = new Map(streamReply(await reader.call('XREADGROUP', args)));
+    const byStream = new Map(await this.read(reader, batch, id, block));
     let total = 0;
     await Promise.all(
       batch.map(async (r) => {
@@ -297,4 +297,44 @@ class StreamIngester implements Ingester {
     );
     return total;
   }
+
+  /**
+   * XREADGROUP of the streams of `batch`. On Redis Cluster one command may only name keys of one
+   * slot: streams are grouped by hash tag (a name without one is its own group), and with more
+   * than one group each is read without blocking, in parallel, and an empty round waits
+   * {@link CLUSTER_POLL_MS} (or until a stream is adopted) instead of blocking.
+   */
+  private async read(
+    reader: Redis,
+    batch: Reading[],
+    id: '0' | '>',
+    block: boolean,
+  ): Promise<Array<[string, StreamEntries]>> {
+    const xread = async (streams: string[], blockMs: number | undefined) => {
+      const args: Array<string | number> = ['GROUP', this.group, this.client.id];
+      args.push('COUNT', this.batchSize);
+      if (blockMs !== undefined) args.push('BLOCK', blockMs);
+      args.push('STREAMS', ...streams, ...streams.map(() => id));
+      return streamReply(await reader.call('XREADGROUP', args));
+    };
+    const streams = batch.map((r) => r.lease.stream);
+    if (!this.cluster) return xread(streams, block ? this.blockMs : undefined);
+    const groups = new Map<string, string[]>();
+    for (const stream of streams) {
+      const tag = hashTagOf(stream) ?? stream;
+      groups.set(tag, [...(groups.get(tag) ?? []), stream]);
+    }
+    if (groups.size === 1) return xread(streams, block ? this.blockMs : undefined);
+    const replies = (
+      await Promise.all([...groups.values()].map((g) => xread(g, undefined)))
+    ).flat();
+    if (block && replies.every(([, entries]) => entries.length === 0)) {
+      this.idle = new AbortController();
+      await sleep(Math.min(CLUSTER_POLL_MS, this.blockMs), { signal: this.idle.signal });
+    }
+    return replies;
+  }
 }
+
+/** How long an ingester on Redis Cluster waits after a round that read nothing. */
+const CLUSTER_POLL_MS = 50;

@@ -54,6 +54,8 @@ export interface ClaimQueueOptions {
   metrics?: DualstreamMetrics;
   /** Errors of the queue and the worker. */
   onError: (err: Error) => void;
+  /** Redis Cluster key layout and reads (see {@link findOrphans}). @defaultValue false */
+  cluster?: boolean;
 }
 
 /** LBS entries looked at per sweep batch. */
@@ -136,6 +138,7 @@ export class ClaimQueue {
     let enqueued = 0;
     do {
       const batch = await findOrphans(this.opts.redis, this.opts.service, {
+        cluster: this.opts.cluster ?? false,
         minIdleMs: this.opts.lockTtlMs,
         count: SWEEP_BATCH,
         ...(cursor === undefined ? {} : { cursor }),

@@ -22,7 +22,17 @@ export interface Orphan {
 export async function findOrphans(
   redis: Redis,
   service: string,
-  opts: { minIdleMs: number; cursor?: string; count: number },
+  opts: {
+    minIdleMs: number;
+    cursor?: string;
+    count: number;
+    /**
+     * Redis Cluster: the cluster key layout, one call per key instead of a pipeline, and entries
+     * marked done but still pending count too (doneStream's LBS step did not run; their claim
+     * finishes them).
+     */
+    cluster?: boolean;
+  },
 ): Promise<{ scanned: number; orphans: Orphan[]; cursor: string | undefined }> {
   const key = lbsKey(service);
   const start = opts.cursor === undefined ? '-' : `(${opts.cursor}`;
@@ -52,19 +62,25 @@ export async function findOrphans(
 
   // Read the generation before checking the lock: a lock seen absent afterwards proves that this
   // generation's lock is gone, so a claim job id of (stream, generation) is meaningful.
-  const checks = redis.pipeline();
-  for (const e of entries) {
-    checks.hmget(metaKey(service, e.stream), 'fence', 'doneId');
-    checks.exists(lockKey(service, e.stream));
-  }
-  const results = (await checks.exec()) ?? [];
+  const cluster = opts.cluster ?? false;
+  const results = cluster
+    ? await checkEachOnCluster(redis, service, entries)
+    : ((await entries
+        .reduce(
+          (p, e) =>
+            p
+              .hmget(metaKey(service, e.stream), 'fence', 'doneId')
+              .exists(lockKey(service, e.stream)),
+          redis.pipeline(),
+        )
+        .exec()) ?? []);
   const orphans: Orphan[] = [];
   entries.forEach((e, i) => {
     const meta = results[2 * i];
     const lock = results[2 * i + 1];
     if (!meta || !lock || meta[0] || lock[0]) return;
     const [fence, doneId] = meta[1] as [string | null, string | null];
-    if (Number(lock[1]) === 1 || doneId === e.lbsId) return;
+    if (Number(lock[1]) === 1 || (doneId === e.lbsId && !cluster)) return;
     orphans.push({ stream: e.stream, lbsId: e.lbsId, fence: Number(fence ?? 0) });
   });
   const last = pending[pending.length - 1];
@@ -73,4 +89,32 @@ export async function findOrphans(
     orphans,
     cursor: pending.length < opts.count || !last ? undefined : last[0],
   };
+}
+
+/** The meta and lock reads of {@link findOrphans} on Redis Cluster, in its reply shape. */
+async function checkEachOnCluster(
+  redis: Redis,
+  service: string,
+  entries: LbsEntry[],
+): Promise<Array<[Error | null, unknown]>> {
+  const settle = (p: Promise<unknown>) =>
+    p.then(
+      (r): [Error | null, unknown] => [null, r],
+      (err: unknown): [Error | null, unknown] => [err as Error, null],
+    );
+  const out: Array<Promise<[Error | null, unknown]>> = [];
+  for (const e of entries) {
+    let meta: string;
+    let lock: string;
+    try {
+      meta = metaKey(service, e.stream, true);
+      lock = lockKey(service, e.stream, true);
+    } catch (err) {
+      // A name that cannot be owned on a cluster: its claim would fail the same way.
+      out.push(Promise.resolve([err as Error, null]), Promise.resolve([err as Error, null]));
+      continue;
+    }
+    out.push(settle(redis.hmget(meta, 'fence', 'doneId')), settle(redis.exists(lock)));
+  }
+  return Promise.all(out);
 }

@@ -14,6 +14,9 @@ const SCRIPT_FILES = {
   doneStream: 'done-stream-3.lua',
   ack: 'ack-2.lua',
   takeover: 'takeover-2.lua',
+  // Redis Cluster: acquire and doneStream in two steps (the LBS is in another slot).
+  lock: 'lock-2.lua',
+  finish: 'finish-2.lua',
 } as const;
 
 /** Name of one ownership script. */
@@ -61,13 +64,28 @@ export type ExtendOutcome = 'renewed' | 'refused' | Error;
  * the stream, decodes the reply, and turns a fencing refusal into {@link FencingError} where the
  * caller cannot go on. No caller assembles KEYS/ARGV by hand. The Lua files document each
  * script's contract.
+ *
+ * On Redis Cluster (`cluster`), per-stream keys take the cluster layout of `keys.ts`; a script
+ * touches one slot only, so acquire and doneStream run in two steps (the stream's keys, then the
+ * LBS), and many locks are renewed or released with one call each instead of one pipeline.
  */
 export class OwnershipScripts {
   constructor(
     private readonly redis: Redis,
     readonly service: string,
+    readonly cluster = false,
   ) {
     scripts.define(redis);
+  }
+
+  /** The lock key of `stream` in this layout. */
+  lockKey(stream: string): string {
+    return lockKey(this.service, stream, this.cluster);
+  }
+
+  /** The meta key of `stream` in this layout. */
+  metaKey(stream: string): string {
+    return metaKey(this.service, stream, this.cluster);
   }
 
   /**
@@ -81,26 +99,72 @@ export class OwnershipScripts {
     lbsId: string,
   ): Promise<AcquireReply> {
     const s = this.service;
+    if (this.cluster) return this.acquireOnCluster(stream, owner, lockTtlMs, lbsId);
     const reply = (await scripts.run(
       this.redis,
       'acquire',
       [lockKey(s, stream), metaKey(s, stream), lbsKey(s)],
       [owner, lockTtlMs, lbsGroup(s), lbsId],
     )) as unknown[];
-    const [outcome = '', a = '', b = '', c = '', d = ''] = reply.map(String);
-    if (outcome === 'acquired') {
-      const previous = Number(c);
-      return {
-        outcome,
-        token: a,
-        lbsId: b,
-        ...(c !== '' && Number.isFinite(previous) ? { previousExpiryMs: previous } : {}),
-        nowMs: Number(d),
-      };
+    return acquireReply(reply, 'acquired');
+  }
+
+  /** {@link acquire} on Redis Cluster: lock on the stream's slot, then XCLAIM in the LBS. */
+  private async acquireOnCluster(
+    stream: string,
+    owner: string,
+    lockTtlMs: number,
+    lbsId: string,
+  ): Promise<AcquireReply> {
+    const s = this.service;
+    const locked = acquireReply(
+      (await scripts.run(
+        this.redis,
+        'lock',
+        [this.lockKey(stream), this.metaKey(stream)],
+        [owner, lockTtlMs, lbsId],
+      )) as unknown[],
+      'locked',
+    );
+    if (locked.outcome === 'done') {
+      // Finished, but the LBS step of doneStream may not have run (a crash between the steps).
+      await this.finishLbsEntry(locked.lbsId);
+      return locked;
     }
-    if (outcome === 'owned') return { outcome, holderToken: a, recordedLbsId: b };
-    if (outcome === 'done') return { outcome, lbsId: a };
-    return { outcome: 'gone', lbsId: a };
+    if (locked.outcome !== 'acquired') return locked;
+    const lock = { stream, token: locked.token };
+    let claimed: unknown[];
+    try {
+      claimed = (await this.redis.call('XCLAIM', [
+        lbsKey(s),
+        lbsGroup(s),
+        owner,
+        0,
+        locked.lbsId,
+        'JUSTID',
+      ])) as unknown[];
+    } catch (err) {
+      // Do not keep a lock nobody will renew: let the next claim come at once.
+      await this.releaseMany([lock]).catch(() => undefined);
+      throw err;
+    }
+    if (claimed.length === 0) {
+      await this.releaseMany([lock]);
+      return { outcome: 'gone', lbsId: locked.lbsId };
+    }
+    return locked;
+  }
+
+  /** XACK and XDEL one LBS entry (idempotent). */
+  private async finishLbsEntry(lbsId: string): Promise<void> {
+    const s = this.service;
+    const replies = await this.redis
+      .pipeline()
+      .xack(lbsKey(s), lbsGroup(s), lbsId)
+      .xdel(lbsKey(s), lbsId)
+      .exec();
+    const failed = replies?.find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   /**
@@ -132,14 +196,22 @@ export class OwnershipScripts {
   async doneStream(lock: HeldLock, lbsId: string): Promise<void> {
     const s = this.service;
     const ok = Number(
-      await scripts.run(
-        this.redis,
-        'doneStream',
-        [lockKey(s, lock.stream), metaKey(s, lock.stream), lbsKey(s)],
-        [lock.token, lbsGroup(s), lbsId],
-      ),
+      this.cluster
+        ? await scripts.run(
+            this.redis,
+            'finish',
+            [this.lockKey(lock.stream), this.metaKey(lock.stream)],
+            [lock.token, lbsId],
+          )
+        : await scripts.run(
+            this.redis,
+            'doneStream',
+            [lockKey(s, lock.stream), metaKey(s, lock.stream), lbsKey(s)],
+            [lock.token, lbsGroup(s), lbsId],
+          ),
     );
     if (ok !== 1) throw new FencingError(lock.stream);
+    if (this.cluster) await this.finishLbsEntry(lbsId);
   }
 
   /**
@@ -151,7 +223,7 @@ export class OwnershipScripts {
       await scripts.run(
         this.redis,
         'ack',
-        [lockKey(this.service, lock.stream), lock.stream],
+        [this.lockKey(lock.stream), lock.stream],
         [lock.token, group, ...ids],
       ),
     );
@@ -174,7 +246,7 @@ export class OwnershipScripts {
     const res = (await scripts.run(
       this.redis,
       'takeover',
-      [lockKey(this.service, lock.stream), lock.stream],
+      [this.lockKey(lock.stream), lock.stream],
       [lock.token, group, owner, cursor, batch],
     )) as [number, string];
     const moved = Number(res[0]);
@@ -191,17 +263,52 @@ export class OwnershipScripts {
     locks: readonly HeldLock[],
     args: Array<string | number>,
   ): Promise<Array<[Error | null, unknown]>> {
-    const s = this.service;
+    if (this.cluster) {
+      // Keys of many slots: one call each (the Cluster client batches them per node).
+      return Promise.all(
+        locks.map((l) =>
+          scripts
+            .run(
+              this.redis,
+              name,
+              [this.lockKey(l.stream), this.metaKey(l.stream)],
+              [l.token, ...args],
+            )
+            .then(
+              (reply): [Error | null, unknown] => [null, reply],
+              (err: unknown): [Error | null, unknown] => [err as Error, null],
+            ),
+        ),
+      );
+    }
     const pipeline = this.redis.pipeline();
     for (const l of locks) {
       void scripts.run(
         pipeline,
         name,
-        [lockKey(s, l.stream), metaKey(s, l.stream)],
+        [this.lockKey(l.stream), this.metaKey(l.stream)],
         [l.token, ...args],
       );
     }
     const results = await pipeline.exec();
     return locks.map((_, i) => results?.[i] ?? [new Error('no reply'), null]);
   }
+}
+
+/** Decode an acquire (or, on a cluster, lock) reply; `success` is the script's word for it. */
+function acquireReply(reply: unknown[], success: 'acquired' | 'locked'): AcquireReply {
+  const [outcome = '', a = '', b = '', c = '', d = ''] = reply.map(String);
+  if (outcome === success) {
+    const previous = Number(c);
+    return {
+      outcome: 'acquired',
+      token: a,
+      lbsId: b,
+      ...(c !== '' && Number.isFinite(previous) ? { previousExpiryMs: previous } : {}),
+      nowMs: Number(d),
+    };
+  }
+  if (outcome === 'owned') return { outcome, holderToken: a, recordedLbsId: b };
+  if (outcome === 'done') return { outcome, lbsId: a };
+  return { outcome: 'gone', lbsId: a };
 }

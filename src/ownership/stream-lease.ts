@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import { FencingError } from '../errors.js';
 import type { StreamInfo } from './lbs.js';
-import { lockKey } from './keys.js';
 import type { OwnershipScripts } from './ownership-scripts.js';
 
 /** What a {@link StreamLease} is built from. */
@@ -46,7 +45,7 @@ export class StreamLease {
     this.token = init.token;
     this.owner = init.owner;
     this.fence = Number(init.token.slice(0, init.token.indexOf('|')));
-    this.lock = lockKey(init.scripts.service, init.stream);
+    this.lock = init.scripts.lockKey(init.stream);
   }
 
   /** Fires when this process must stop all work on the stream; `reason` says why. */

@@ -2,14 +2,14 @@
 // init/close) and the one place that wires its parts together; each role has its own file.
 import { isClusterUrl } from '../config/config.js';
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { safeEmitError } from '../async.js';
 import type { DualstreamConfig } from '../config/index.js';
 import { FencingError, OwnershipError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { createRedis, ensureGroup } from '../redis.js';
 import { ClaimQueue, type ClaimResult, type SweepResult } from './claim-queue.js';
-import { lbsGroup, lbsKey, metaKey, streamOfLockKey } from './keys.js';
+import { lbsGroup, lbsKey, streamOfLockKey } from './keys.js';
 import { KeyspaceListener, enableExpiredEvents, type KeyspaceSetup } from './keyspace-listener.js';
 import { LbsReader } from './lbs-reader.js';
 import { LockExtender } from './lock-extender.js';
@@ -61,20 +61,14 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
   private readonly notifier: OwnershipNotifier;
   private readonly lbs: LbsReader;
   private readonly claims: ClaimQueue;
-  private subscriber: Redis | undefined;
-  private listener: KeyspaceListener | undefined;
+  private readonly cluster: boolean;
+  private readonly subscribers: Redis[] = [];
+  private readonly expiryListeners: KeyspaceListener[] = [];
   private readonly leases: LeaseHolder;
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
 
   constructor(config: DualstreamConfig, options: StreamOwnershipClientOptions = {}) {
     super();
-    if (isClusterUrl(config.redis.url)) {
-      // Not yet: the LBS key (fixed by the Go contract) cannot share a slot with a stream's lock,
-      // and keyspace events are per node. See docs/clusters.md.
-      throw new Error(
-        'Stream ownership (ingest) does not run on Redis Cluster yet: give `dualstream ingest` a single Redis (REDIS_URL=redis://...), see docs/clusters.md',
-      );
-    }
     this.config = config;
     this.service = config.ownership.service;
     this.id = options.id ?? defaultConsumerId();
@@ -102,7 +96,11 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
       conn.on('error', (err: Error) => this.logger.debug({ err }, 'redis connection error'));
     }
     const onError = (err: unknown) => this.emitError(err);
-    this.scripts = new OwnershipScripts(this.redis, this.service);
+    // On Redis Cluster: per-stream keys in the stream's slot, scripts on one slot each, expired
+    // events from every node (docs/clusters.md).
+    const cluster = isClusterUrl(config.redis.url);
+    this.cluster = cluster;
+    this.scripts = new OwnershipScripts(this.redis, this.service, cluster);
     this.notifier = new OwnershipNotifier(this, this.logger);
     this.extender = new LockExtender(this.scripts, {
       lockTtlMs: config.ownership.lockTtlMs,
@@ -147,6 +145,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
       logger: this.logger,
       ...(options.metrics ? { metrics: options.metrics } : {}),
       onError,
+      cluster,
     });
   }
 
@@ -173,15 +172,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     try {
       await ensureGroup(this.redis, lbsKey(this.service), lbsGroup(this.service));
       if (this.opts.keyspaceEvents) {
-        this.keyspace = await enableExpiredEvents(this.redis, this.logger);
-        this.subscriber = createRedis(this.config.redis.url, { name: `${this.service}-keyspace` });
-        this.subscriber.on('error', (err: Error) =>
-          this.logger.debug({ err }, 'redis subscriber error'),
-        );
-        this.listener = new KeyspaceListener(this.subscriber, this.redis.options.db ?? 0);
-        this.listener.on('expired', (key) => this.onExpired(key));
-        this.listener.on('error', (err) => this.emitError(err));
-        await this.listener.start();
+        await this.listenForExpiries();
       } else {
         this.keyspace = 'disabled';
       }
@@ -261,15 +252,15 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     // Unblock the LBS read: a BLOCKed XREADGROUP would otherwise hold done() for lbsBlockMs.
     await this.lbs.stop();
     await this.claims.stopWorker().catch((err: unknown) => this.emitError(err));
-    await this.listener?.stop();
+    await Promise.all(this.expiryListeners.map((l) => l.stop()));
     this.extender.close();
     if (wasRunning) await this.handOff().catch((err: unknown) => this.emitError(err));
     for (const lease of this.leases.leases()) this.leases.forget(lease, 'closed');
     await this.claims.close();
     this.notifier.end();
     await Promise.all(
-      [this.redis, this.bullConnection, this.subscriber].map((c) =>
-        c?.quit().catch(() => c.disconnect()),
+      [this.redis, this.bullConnection, ...this.subscribers].map((c) =>
+        c.quit().catch(() => c.disconnect()),
       ),
     );
     this.state = 'closed';
@@ -286,6 +277,34 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
   /** Ownership loss reported by a user of a lease (e.g. a fenced ack). */
   reportFenced(lease: StreamLease, err: FencingError): void {
     this.leases.disown(lease, err.message);
+  }
+
+  /**
+   * Enable expired-key events and subscribe to them. A key expires on the node that holds it, and
+   * keyspace events are not sent across a cluster: on Redis Cluster every node known at start
+   * (masters, and replicas, which publish them once promoted) gets the setting and a subscriber.
+   * A node added later is covered by the sweep alone.
+   */
+  private async listenForExpiries(): Promise<void> {
+    const nodes = this.cluster ? (this.redis as unknown as Cluster).nodes('all') : [this.redis];
+    const setups = await Promise.all(nodes.map((n) => enableExpiredEvents(n, this.logger)));
+    this.keyspace = setups.includes('refused')
+      ? 'refused'
+      : setups.includes('enabled')
+        ? 'enabled'
+        : 'already-enabled';
+    for (const node of nodes) {
+      const subscriber = this.cluster
+        ? node.duplicate({ connectionName: `${this.service}-keyspace` })
+        : createRedis(this.config.redis.url, { name: `${this.service}-keyspace` });
+      subscriber.on('error', (err: Error) => this.logger.debug({ err }, 'redis subscriber error'));
+      this.subscribers.push(subscriber);
+      const listener = new KeyspaceListener(subscriber, this.redis.options.db ?? 0);
+      listener.on('expired', (key) => this.onExpired(key));
+      listener.on('error', (err) => this.emitError(err));
+      this.expiryListeners.push(listener);
+    }
+    await Promise.all(this.expiryListeners.map((l) => l.start()));
   }
 
   /** Release every owned lock and enqueue its claim (`reason: handoff`). */
@@ -308,7 +327,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
   }
 
   private onExpired(key: string): void {
-    const stream = streamOfLockKey(this.service, key);
+    const stream = streamOfLockKey(this.service, key, this.scripts.cluster);
     if (stream === undefined || this.state !== 'running') return;
     const mine = this.leases.get(stream);
     if (mine) {
@@ -320,11 +339,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
     }
     this.notifier.publish({ type: 'StreamExpired', stream });
     void (async () => {
-      const [fence, lbsId] = await this.redis.hmget(
-        metaKey(this.service, stream),
-        'fence',
-        'lbsId',
-      );
+      const [fence, lbsId] = await this.redis.hmget(this.scripts.metaKey(stream), 'fence', 'lbsId');
       await this.claims.enqueue(
         [{ stream, fence: Number(fence ?? 0), reason: 'expired', ...(lbsId ? { lbsId } : {}) }],
         false,

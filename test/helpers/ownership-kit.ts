@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadConfig, type DualstreamConfig, type EnvInput } from '../../src/config/index.js';
+import { expect } from 'vitest';
+import { deriveEventId } from '../../src/ingest/index.js';
 import { ownershipQueueName } from '../../src/ownership/index.js';
+import { readTopic } from './pipeline-kit.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -214,3 +217,59 @@ export async function lockOwners(
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Writes one event to every stream every `everyMs`, remembering the ids it expects in Kafka. */
+export function startProducer(redis: Redis, streams: string[], everyMs = 25) {
+  const expected: string[] = [];
+  let n = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      // One command per stream (not a pipeline): on a Redis Cluster the streams are in many slots.
+      const ids = await Promise.all(
+        streams.map((s) => {
+          const event = { type: 'test.tick', sourceType: 'stream', sourceId: s, payload: { n } };
+          return redis.xadd(s, '*', 'event', JSON.stringify(event));
+        }),
+      );
+      n += 1;
+      ids.forEach((id, i) => expected.push(deriveEventId(streams[i] ?? '', String(id))));
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    expected,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Wait until every expected event was published, then check Kafka holds each exactly once. */
+export async function expectExactlyOnceInKafka(
+  queue: Queue,
+  topic: string,
+  expected: string[],
+): Promise<void> {
+  const deadline = Date.now() + 45_000;
+  while ((await queue.getCompletedCount()) < expected.length && Date.now() < deadline)
+    await sleep(250);
+  const counts = await queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed');
+  const [firstFailed] = await queue.getFailed(0, 0);
+  if (firstFailed) console.log(`first failed job ${firstFailed.id}: ${firstFailed.failedReason}`);
+  const records = await readTopic(topic);
+  const seen = new Map<string, number>();
+  for (const r of records) {
+    const id = (JSON.parse(r.value) as { id: string }).id;
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+  }
+  const missing = expected.filter((id) => !seen.has(id));
+  const twice = [...seen].filter(([, n]) => n > 1);
+  console.log(
+    `kafka: ${records.length} records for ${expected.length} entries, ${missing.length} missing, ${twice.length} duplicated; jobs ${JSON.stringify(counts)}`,
+  );
+  expect(missing).toEqual([]);
+  expect(twice).toEqual([]);
+  expect(records.length).toBe(expected.length);
+}

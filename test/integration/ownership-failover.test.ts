@@ -4,16 +4,17 @@
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deriveEventId } from '../../src/ingest/index.js';
 import { createPublishWorker, type PublishWorker } from '../../src/queue/index.js';
-import { createTopic, deleteTopics, readTopic } from '../helpers/pipeline-kit.js';
+import { createTopic, deleteTopics } from '../helpers/pipeline-kit.js';
 import {
   Fleet,
   REDIS_URL,
   cleanupService,
+  expectExactlyOnceInKafka,
   ownershipConfig,
   ownershipEnv,
   sleep,
+  startProducer,
   uniqService,
   type FleetChild,
 } from '../helpers/ownership-kit.js';
@@ -26,36 +27,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse())
     await c().catch((err: unknown) => console.error(err));
 }, 60_000);
-
-/** Writes one event to every stream every `everyMs`, remembering the ids it expects in Kafka. */
-function startProducer(redis: Redis, streams: string[], everyMs = 25) {
-  const expected: string[] = [];
-  let n = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const pipeline = redis.pipeline();
-      for (const s of streams) {
-        const event = { type: 'test.tick', sourceType: 'stream', sourceId: s, payload: { n } };
-        pipeline.xadd(s, '*', 'event', JSON.stringify(event));
-      }
-      n += 1;
-      const res = (await pipeline.exec()) ?? [];
-      res.forEach(([err, id], i) => {
-        if (err) throw err;
-        expected.push(deriveEventId(streams[i] ?? '', String(id)));
-      });
-      await sleep(everyMs);
-    }
-  })();
-  return {
-    expected,
-    async stop() {
-      running = false;
-      await loop;
-    },
-  };
-}
 
 async function setup() {
   const service = uniqService();
@@ -101,32 +72,6 @@ function busiest(fleet: Fleet): FleetChild {
   const c = sorted[0];
   if (!c || fleet.ownedBy(c).size === 0) throw new Error('no owner');
   return c;
-}
-
-/** Wait until every expected event was published, then check Kafka holds each exactly once. */
-async function expectExactlyOnceInKafka(
-  queue: Queue,
-  topic: string,
-  expected: string[],
-): Promise<void> {
-  const deadline = Date.now() + 45_000;
-  while ((await queue.getCompletedCount()) < expected.length && Date.now() < deadline)
-    await sleep(250);
-  const counts = await queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed');
-  const records = await readTopic(topic);
-  const seen = new Map<string, number>();
-  for (const r of records) {
-    const id = (JSON.parse(r.value) as { id: string }).id;
-    seen.set(id, (seen.get(id) ?? 0) + 1);
-  }
-  const missing = expected.filter((id) => !seen.has(id));
-  const twice = [...seen].filter(([, n]) => n > 1);
-  console.log(
-    `kafka: ${records.length} records for ${expected.length} entries, ${missing.length} missing, ${twice.length} duplicated; jobs ${JSON.stringify(counts)}`,
-  );
-  expect(missing).toEqual([]);
-  expect(twice).toEqual([]);
-  expect(records.length).toBe(expected.length);
 }
 
 describe('failover of stream owners', () => {

@@ -59,6 +59,33 @@ describe('ownership key names', () => {
     );
   });
 
+  it("on Redis Cluster puts every stream's lock and meta in its slot, one key per name, and back", () => {
+    const service = fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/);
+    const tagged = fc
+      .tuple(
+        fc.string({ maxLength: 8 }).filter((t) => !t.includes('{')),
+        fc.string({ minLength: 1, maxLength: 8 }).filter((t) => !t.includes('}')),
+        fc.string({ maxLength: 8 }),
+      )
+      .map(([a, t, b]) => `${a}{${t}}${b}`);
+    const untagged = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !s.includes('}'));
+    fc.assert(
+      fc.property(service, fc.oneof(tagged, untagged), (svc, stream) => {
+        const lock = lockKey(svc, stream, true);
+        expect(clusterSlot(lock)).toBe(clusterSlot(stream));
+        expect(clusterSlot(metaKey(svc, stream, true))).toBe(clusterSlot(stream));
+        expect(streamOfLockKey(svc, lock, true)).toBe(stream);
+      }),
+    );
+    // A tagged name and the bare name inside its tag are two streams, with two locks.
+    expect(lockKey('svc', '{orders}', true)).toBe('svc-lock:{orders}:{orders}');
+    expect(lockKey('svc', 'orders', true)).toBe('svc-lock:{orders}:orders');
+    expect(lockKey('svc', 'orders')).toBe('svc-lock:orders');
+    expect(streamOfLockKey('svc', 'svc-lock:orders', true)).toBeUndefined();
+    expect(() => lockKey('svc', 'a}b', true)).toThrow(OwnershipError);
+    expect(() => lockKey('svc', 'a{}b}', true)).toThrow(/hash tag/);
+  });
+
   it('claim job ids carry no ":" and never collide between streams', () => {
     expect(claimJobId('a:b', 3)).toBe('claim-a%3Ab-3');
     fc.assert(
