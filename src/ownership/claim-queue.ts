@@ -106,16 +106,29 @@ export class ClaimQueue {
   }
 
   /**
-   * Enqueue claim jobs, deduplicated by (stream, generation). With `retryFailed`, a claim job of
-   * the same generation that ended failed (e.g. Redis was down) is retried instead of ignored.
+   * Enqueue claim jobs, deduplicated by (stream, generation). With `rerunEnded` (the sweep, which
+   * has just seen the lock gone and the entry idle), a claim job of the same generation that
+   * already ended runs again instead of being ignored: one that failed (e.g. Redis was down), and
+   * one that completed, whose result no longer holds: it found a later lock of the stream that has
+   * expired since (an expiry seen after the next generation was taken), or a Redis failover lost
+   * the acquisition it made and the generation counter with it. Without a new claim the stream
+   * would stay unowned.
    */
-  async enqueue(claims: ClaimJobData[], retryFailed: boolean): Promise<number> {
+  async enqueue(claims: ClaimJobData[], rerunEnded: boolean): Promise<number> {
     const queue = this.queue;
     if (!queue || claims.length === 0) return 0;
-    if (retryFailed) {
+    if (rerunEnded) {
       for (const c of claims) {
         const id = claimJobId(c.stream, c.fence);
-        if ((await queue.getJobState(id)) === 'failed') await (await queue.getJob(id))?.retry();
+        const state = await queue.getJobState(id);
+        if (state === 'failed') await (await queue.getJob(id))?.retry();
+        else if (state === 'completed') {
+          this.opts.logger.warn(
+            { stream: c.stream, fence: c.fence },
+            'orphaned stream whose claim of this generation already completed: claiming it again',
+          );
+          await (await queue.getJob(id))?.remove();
+        }
       }
     }
     await queue.addBulk(

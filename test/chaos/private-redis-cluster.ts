@@ -65,6 +65,8 @@ export class PrivateRedisCluster {
   async masterOf(key: string): Promise<number> {
     for (const port of this.ports) {
       const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 });
+      // A node that is down refuses: that is an answer here, not an error to print.
+      r.on('error', () => undefined);
       try {
         await r.connect();
         const slot = Number(await r.call('CLUSTER', 'KEYSLOT', key));
@@ -85,6 +87,7 @@ export class PrivateRedisCluster {
   /** Role (`master`/`slave`) of the node on `port`, as it says itself. */
   async role(port: number): Promise<string> {
     const r = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+    r.on('error', () => undefined);
     try {
       const res = (await r.call('ROLE')) as [string];
       return res[0];

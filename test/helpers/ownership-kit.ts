@@ -219,8 +219,16 @@ export async function lockOwners(
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Writes one event to every stream every `everyMs`, remembering the ids it expects in Kafka. */
-export function startProducer(redis: Redis, streams: string[], everyMs = 25) {
+export function startProducer(
+  redis: Redis,
+  streams: string[],
+  everyMs = 25,
+  opts: { tolerateErrors?: boolean } = {},
+) {
   const expected: string[] = [];
+  /** Entry ids by stream, of the entries in `expected`. */
+  const entries = new Map<string, string[]>();
+  let failed = 0;
   let n = 0;
   let running = true;
   const loop = (async () => {
@@ -229,16 +237,29 @@ export function startProducer(redis: Redis, streams: string[], everyMs = 25) {
       const ids = await Promise.all(
         streams.map((s) => {
           const event = { type: 'test.tick', sourceType: 'stream', sourceId: s, payload: { n } };
-          return redis.xadd(s, '*', 'event', JSON.stringify(event));
+          const added = redis.xadd(s, '*', 'event', JSON.stringify(event));
+          // During a Redis failover an XADD can fail: that entry was never accepted.
+          return opts.tolerateErrors ? added.catch(() => null) : added;
         }),
       );
       n += 1;
-      ids.forEach((id, i) => expected.push(deriveEventId(streams[i] ?? '', String(id))));
+      ids.forEach((id, i) => {
+        const stream = streams[i] ?? '';
+        if (id === null) {
+          failed += 1;
+          return;
+        }
+        expected.push(deriveEventId(stream, String(id)));
+        entries.set(stream, [...(entries.get(stream) ?? []), String(id)]);
+      });
       await sleep(everyMs);
     }
   })();
   return {
     expected,
+    entries,
+    /** XADDs refused (with `tolerateErrors`). */
+    failed: () => failed,
     async stop() {
       running = false;
       await loop;

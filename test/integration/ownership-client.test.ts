@@ -10,6 +10,7 @@ import {
   lbsGroup,
   lbsKey,
   lockKey,
+  metaKey,
   type OwnershipNotification,
   type StreamLease,
 } from '../../src/ownership/index.js';
@@ -176,6 +177,38 @@ describe('stream ownership client', () => {
     expect(await b.sweep()).toEqual({ scanned: 1, enqueued: 1 });
     expect((await claimed).reason).toBe('sweep');
     expect((await disowned).reason).toMatch(/refused/);
+  });
+
+  it('the sweep claims again an orphan whose claim of the same generation already completed', async () => {
+    // What a Redis failover that lost an acquisition leaves: the lock gone, the generation counter
+    // back where it was before, and the claim job of that generation completed (kept for
+    // de-duplication). Without a new claim the stream would stay unowned.
+    const { service, redis, make } = setup({ SWEEP_INTERVAL_MS: '600000' });
+    const a = make('lost-a', { runWorker: false, keyspaceEvents: false });
+    const b = make('lost-b', { keyspaceEvents: false });
+    await a.init();
+    const stream = `${service}-lost`;
+    const added = next(a, 'StreamAdded');
+    await addStream(redis, service, stream);
+    await added;
+    await b.init();
+    await new Promise((r) => setTimeout(r, 1200));
+    const first = next(b, 'StreamClaimed', stream);
+    await redis.del(lockKey(service, stream));
+    expect(await b.sweep()).toEqual({ scanned: 1, enqueued: 1 });
+    expect((await first).lease.fence).toBe(2);
+    // The failover: generation 2 and its lock are lost, the counter is back at 1.
+    const disowned = next(b, 'StreamDisowned', stream);
+    await redis.del(lockKey(service, stream));
+    await redis.hset(metaKey(service, stream), 'fence', '1');
+    await disowned;
+    await new Promise((r) => setTimeout(r, 1200));
+    const again = next(b, 'StreamClaimed', stream);
+    expect(await b.sweep()).toEqual({ scanned: 1, enqueued: 1 });
+    const n = await again;
+    expect(n.reason).toBe('sweep');
+    expect(n.lease.fence).toBe(2);
+    expect(await redis.get(lockKey(service, stream))).toBe('2|lost-b');
   });
 
   it('claim() of a stream owned elsewhere is refused with the owner named', async () => {
