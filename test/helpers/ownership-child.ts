@@ -79,5 +79,9 @@ process.on('message', (msg: { cmd?: string }) => {
   }
 });
 
+// The test that forked us is gone (it timed out or was killed before it could close us): do not
+// stay behind as an orphan owning streams.
+process.on('disconnect', () => process.exit(1));
+
 await ingester.start();
 send({ type: 'ready', id: client.id });
