@@ -88,7 +88,10 @@ export interface SessionContext {
 }
 
 type Work =
-  { kind: 'live'; msg: HubMessage } | { kind: 'replay'; unknownToken: boolean } | { kind: 'open' };
+  | { kind: 'live'; msg: HubMessage }
+  /** `from`: the type positions to read after, fixed when the replay was asked for. */
+  | { kind: 'replay'; unknownToken: boolean; from?: Map<string, Position> }
+  | { kind: 'open' };
 
 /** Build a {@link HubMessage} from a Pub/Sub message or a retained notification. */
 export function hubMessage(n: EdgeNotification): HubMessage {
@@ -195,17 +198,20 @@ export class Session {
 
   /**
    * Read history again from the positions held when the subscription was lost; what was
-   * delivered since is dropped by seq.
+   * delivered since is dropped by seq. The replay reads from those positions even when live
+   * messages queued before it are delivered first and move the token past what was missed.
    */
   resync(): void {
     if (this.closed) return;
-    if (this.suspendedAt) {
-      for (const [channel, p] of this.suspendedAt) {
-        if (typeof p === 'string') this.positions.set(channel, p);
-      }
-      this.suspendedAt = undefined;
+    const from = new Map<string, Position>();
+    for (const [channel, p] of this.suspendedAt ?? this.positions) {
+      if (typeof p !== 'string') continue;
+      from.set(channel, p);
+      // The token goes back too, until the replay has delivered what was missed.
+      this.positions.set(channel, p);
     }
-    this.queue.push({ kind: 'replay', unknownToken: false });
+    this.suspendedAt = undefined;
+    this.queue.push({ kind: 'replay', unknownToken: false, from });
     this.pump();
   }
 
@@ -267,7 +273,7 @@ export class Session {
           const work = this.queue.shift()!;
           if (work.kind === 'live') await this.liveWithFill(work.msg);
           else if (work.kind === 'open') await this.open();
-          else await this.replay(work.unknownToken);
+          else await this.replay(work.unknownToken, work.from);
         }
       } catch (err) {
         this.ctx.onError(err);
@@ -321,8 +327,11 @@ export class Session {
     );
   }
 
-  /** Resume: every retained message after the positions, in order, then live. */
-  private async replay(unknownToken: boolean): Promise<void> {
+  /**
+   * Resume: every retained message after the positions (a type channel's from `from` when
+   * given), in order, then live.
+   */
+  private async replay(unknownToken: boolean, from?: Map<string, Position>): Promise<void> {
     const h = this.ctx.history;
     if (unknownToken) {
       for (const c of this.channels) {
@@ -337,7 +346,7 @@ export class Session {
       return;
     }
     for (const c of this.channels) {
-      const p = this.positions.get(c.name);
+      const p = (c.kind === 'type' ? from?.get(c.name) : undefined) ?? this.positions.get(c.name);
       if (c.kind === 'source') {
         if (p === undefined) continue;
         await this.fillSource(c.sourceType, c.sourceId, Number.POSITIVE_INFINITY);
