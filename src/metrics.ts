@@ -192,7 +192,8 @@ export class DualstreamMetrics {
     // or claim outcome of a process never shows on the dashboard nor fires an alert.
     for (const entry of ['api', 'http', 'ingest']) this.eventsAccepted.inc({ entry }, 0);
     for (const entry of ['api', 'http', 'ingest', 'queue']) this.eventsRejected.inc({ entry }, 0);
-    for (const stage of ['validate', 'kafka', 'receipt']) this.publishFailures.inc({ stage }, 0);
+    for (const stage of ['validate', 'kafka', 'receipt', 'redis'])
+      this.publishFailures.inc({ stage }, 0);
     for (const outcome of ['claimed', 'owned', 'done', 'gone', 'failed'])
       this.ownershipClaims.inc({ outcome }, 0);
     for (const reason of ['inflight', 'pending', 'held', 'delayed'])

@@ -86,3 +86,33 @@ export async function ensureGroup(redis: Redis, key: string, group: string): Pro
     if (!String(err).includes('BUSYGROUP')) throw err;
   }
 }
+
+/** Redis error replies that mean "not now" (a failover, a restart, a resharding), not "never". */
+const TRANSIENT_REPLIES = ['CLUSTERDOWN', 'TRYAGAIN', 'LOADING', 'READONLY', 'MASTERDOWN'];
+
+/** Messages of ioredis errors raised while a connection is lost or being re-established. */
+const TRANSIENT_MESSAGES = [
+  'Connection is closed',
+  'Too many Cluster redirections',
+  "Stream isn't writeable",
+  'Reached the max retries per request limit',
+  'Failed to refresh slots cache',
+];
+
+/** Socket errors of a connection that went away. */
+const TRANSIENT_CODES = ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTCONN'];
+
+/**
+ * Whether `err` comes from Redis being briefly unavailable (a connection lost, a Redis Cluster
+ * failover under way) rather than from the command itself: worth the same command again later.
+ */
+export function isTransientRedisError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const { message } = err;
+  const code = (err as { code?: unknown }).code;
+  return (
+    TRANSIENT_REPLIES.some((r) => message.startsWith(r)) ||
+    TRANSIENT_MESSAGES.some((m) => message.includes(m)) ||
+    (typeof code === 'string' && TRANSIENT_CODES.includes(code))
+  );
+}

@@ -1,11 +1,12 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { backoffDelay } from '../async.js';
+import { backoffDelay, retry as retryWithBackoff } from '../async.js';
 import { DualstreamError } from '../errors.js';
 import { safeParseEvent, type DualEvent, type KafkaReceipt } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import type { DualPublisher } from '../publisher/index.js';
 import type { SourceOrder } from '../order/index.js';
+import { isTransientRedisError } from '../redis.js';
 import type { KafkaBreaker } from './kafka-breaker.js';
 import type { PublishJobData } from './publish-queue.js';
 import type { PublishResult } from '../publisher/index.js';
@@ -65,10 +66,10 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
     throw Worker.RateLimitError();
   };
 
-  return async function processPublishJob(
+  const run = async (
     job: Job<PublishJobData, PublishResult>,
     token?: string,
-  ): Promise<PublishResult> {
+  ): Promise<PublishResult> => {
     const event = validate(job, deps.maxPayloadBytes, metrics);
 
     let receipt = receiptOf(job.data);
@@ -126,7 +127,52 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
     if (order && job.id !== undefined) await order.resolve(job.id);
     return { id: event.id, ...receipt, notified };
   };
+
+  return async function processPublishJob(
+    job: Job<PublishJobData, PublishResult>,
+    token?: string,
+  ): Promise<PublishResult> {
+    try {
+      return await run(job, token);
+    } catch (err) {
+      if (token === undefined || !isTransientRedisError(err)) throw err;
+      metrics?.publishFailures.inc({ stage: 'redis' });
+      logger?.debug({ err, jobId: job.id }, 'Redis unavailable during the job: retrying it later');
+      return retryAfterRedisError(job, token, err);
+    }
+  };
 }
+
+/**
+ * A Redis failover or reconnect hit the job (the order scripts, the receipt, a retry's own
+ * bookkeeping): not the event's fault, so it must not fail the job, not even one added with
+ * BullMQ's default of one attempt. Move it to delayed, without spending an attempt, once Redis
+ * answers again (a few seconds of retries); if it does not, or the job's lock was lost meanwhile,
+ * the original error goes to BullMQ, whose stalled-job check brings a job without a lock back.
+ */
+async function retryAfterRedisError(
+  job: Job<PublishJobData, PublishResult>,
+  token: string,
+  err: unknown,
+): Promise<never> {
+  const delay = backoffDelay(1, { initialMs: REDIS_RETRY_DELAY_MS, jitter: 0.5 });
+  try {
+    await retryWithBackoff(() => job.moveToDelayed(Date.now() + delay, token), {
+      retries: 8,
+      initialMs: 250,
+      maxMs: 2000,
+      retriable: isTransientRedisError,
+    });
+  } catch {
+    throw err;
+  }
+  throw new DelayedError(
+    `Redis was unavailable (${(err as Error).message.slice(0, 120)}); retrying in ${delay} ms`,
+  );
+}
+
+/** Delay before a job hit by a Redis failover runs again (with up to half of it random). */
+const REDIS_RETRY_DELAY_MS = 500;
 
 /**
  * When BullMQ would fail the job for good (its own attempts are used up) but the worker's retry

@@ -64,6 +64,7 @@ describe('publish pipeline: resumable steps', () => {
   const config = testConfig({ BACKOFF_DELAY_MS: '20', JOB_ATTEMPTS: '3' });
   const queue = createPublishQueue(config);
   let failNotifyOnce = new Set<string>();
+  const redisFailsOnce = new Set<string>();
   let worker: ReturnType<typeof createPublishWorker>;
   let pubsub: Awaited<ReturnType<typeof collectPubSub>>;
 
@@ -77,6 +78,11 @@ describe('publish pipeline: resumable steps', () => {
         afterReceipt: (job) => {
           if (failNotifyOnce.delete(String(job.id)))
             throw new Error('injected failure after receipt');
+          // What ioredis throws for a command caught by a lost connection or a cluster failover.
+          if (redisFailsOnce.delete(String(job.id)))
+            throw new Error(
+              'Too many Cluster redirections. Last error: Error: Connection is closed.',
+            );
         },
       },
     });
@@ -103,6 +109,22 @@ describe('publish pipeline: resumable steps', () => {
       offset: records[0]!.offset,
       notified: true,
     });
+  });
+
+  it('a Redis failure mid-job does not fail a job added with one attempt: it runs again later', async () => {
+    // A plain queue.add without options: BullMQ's default of one attempt.
+    const [id] = await plainEnqueue(config.queue.name, [
+      { data: { id: 'redis-blip-1', type: 't', sourceType: 'repo', sourceId: 'r/3' } },
+    ]);
+    redisFailsOnce.add(id!);
+    await waitFor(async () => (await queue.getJobState(id!)) === 'completed', 20_000);
+    expect(redisFailsOnce.has(id!)).toBe(false);
+    const job = await queue.getJob(id!);
+    expect(job!.opts.attempts ?? 0).toBeLessThanOrEqual(1);
+    expect(job!.returnvalue).toMatchObject({ id: 'redis-blip-1', notified: true });
+    // The receipt was recorded before the failure: the second run did not write to Kafka again.
+    const records = await readTopic(config.kafka.topic);
+    expect(records.filter((r) => r.headers['event-id'] === 'redis-blip-1')).toHaveLength(1);
   });
 
   it('a job whose data already holds a receipt skips Kafka and notifies with that receipt', async () => {
