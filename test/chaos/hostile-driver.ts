@@ -18,6 +18,11 @@ export interface HostileOutcome {
   refusedAtEntry?: boolean;
   /** Ids of valid events that rode along in a refused request; they must not reach Kafka. */
   innocentIds?: string[];
+  /**
+   * The entry point was not there to judge it: a stream entry whose XADD failed (the stream's
+   * Redis master was down). Nothing entered, so there is nothing to reject.
+   */
+  unsent?: boolean;
 }
 
 /** Options of {@link HostileDriver}. */
@@ -153,6 +158,7 @@ export class HostileDriver {
           },
           (err: unknown) => {
             outcome.answer = `xadd failed: ${String(err).slice(0, 200)}`;
+            outcome.unsent = true;
           },
         ),
       );

@@ -151,9 +151,9 @@ export async function judgeHostile(
   result: ReturnType<typeof verify>,
 ): Promise<HostileSummary> {
   const summary: HostileSummary = {
-    bullmq: { tried: 0, rejected: 0, misbehaved: 0, samples: [] },
-    http: { tried: 0, rejected: 0, misbehaved: 0, samples: [] },
-    stream: { tried: 0, rejected: 0, misbehaved: 0, samples: [] },
+    bullmq: { tried: 0, rejected: 0, unsent: 0, misbehaved: 0, samples: [] },
+    http: { tried: 0, rejected: 0, unsent: 0, misbehaved: 0, samples: [] },
+    stream: { tried: 0, rejected: 0, unsent: 0, misbehaved: 0, samples: [] },
     leakedIntoKafka: result.leaked.total,
     byKind: {},
   };
@@ -165,6 +165,10 @@ export async function judgeHostile(
     const s = summary[h.entry];
     s.tried += 1;
     summary.byKind[`${h.entry}:${h.kind}`] = (summary.byKind[`${h.entry}:${h.kind}`] ?? 0) + 1;
+    if (h.unsent) {
+      s.unsent += 1;
+      continue;
+    }
     if (h.entry === 'http') {
       if (h.refusedAtEntry) s.rejected += 1;
       else bad('http', `${h.kind} ${h.marker}: answered ${h.answer}`);

@@ -33,6 +33,8 @@ export class LockWatcher {
     private readonly service: string,
     private readonly streams: string[],
     private readonly intervalMs = 100,
+    /** The queue Redis is a Redis Cluster: the cluster key layout, one GET per lock. */
+    private readonly cluster = false,
   ) {
     for (const s of streams) this.history.set(s, []);
   }
@@ -49,9 +51,19 @@ export class LockWatcher {
     if (this.busy) return;
     this.busy = true;
     try {
-      const pipeline = this.redis.pipeline();
-      for (const s of this.streams) pipeline.get(lockKey(this.service, s));
-      const results = (await pipeline.exec()) ?? [];
+      // On a cluster the locks live in different slots, which one pipeline cannot span.
+      const results: Array<[Error | null, unknown]> = this.cluster
+        ? await Promise.all(
+            this.streams.map((s) =>
+              this.redis.get(lockKey(this.service, s, true)).then(
+                (v): [null, unknown] => [null, v],
+                (err: Error): [Error, unknown] => [err, undefined],
+              ),
+            ),
+          )
+        : ((await this.streams
+            .reduce((p, s) => p.get(lockKey(this.service, s)), this.redis.pipeline())
+            .exec()) ?? []);
       const now = Date.now();
       this.polls += 1;
       results.forEach(([err, value], i) => {

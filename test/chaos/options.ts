@@ -28,6 +28,13 @@ export interface ChaosOptions {
    * one broker, and add a kill -9 of the node leading the most partitions (`--cluster`).
    */
   cluster: boolean;
+  /**
+   * Put the queue Redis (queues, order state, stream ownership, data streams) on a private
+   * 3-master, 3-replica Redis Cluster and add a kill -9 of the master serving the queue's slot.
+   * On with `cluster` unless `CHAOS_REDIS_CLUSTER=0`; `CHAOS_REDIS_CLUSTER=1` alone takes it with
+   * one broker.
+   */
+  redisCluster: boolean;
   /** Keep the broker run dir, Redis keys and topic after the run (debugging). */
   keep: boolean;
   /** Directory for the JSON report and the child logs. */
@@ -51,6 +58,8 @@ export function chaosOptionsFromEnv(
   overrides: Partial<ChaosOptions> = {},
 ): ChaosOptions {
   const short = overrides.short ?? ['1', 'true', 'yes'].includes(env.CHAOS_SHORT ?? '');
+  const cluster = overrides.cluster ?? ['1', 'true', 'yes'].includes(env.CHAOS_CLUSTER ?? '');
+  const redisClusterEnv = env.CHAOS_REDIS_CLUSTER ?? '';
   const o: ChaosOptions = {
     short,
     durationS: num(env, 'CHAOS_DURATION_S', short ? 35 : 150),
@@ -65,7 +74,8 @@ export function chaosOptionsFromEnv(
     streams: Math.max(3, num(env, 'CHAOS_STREAMS', short ? 6 : 9)),
     drainTimeoutS: num(env, 'CHAOS_DRAIN_TIMEOUT_S', short ? 60 : 120),
     kafkaPort: num(env, 'CHAOS_KAFKA_PORT', 0),
-    cluster: ['1', 'true', 'yes'].includes(env.CHAOS_CLUSTER ?? ''),
+    cluster,
+    redisCluster: redisClusterEnv === '' ? cluster : ['1', 'true', 'yes'].includes(redisClusterEnv),
     keep: ['1', 'true', 'yes'].includes(env.CHAOS_KEEP ?? ''),
     artifactsDir: env.CHAOS_ARTIFACTS_DIR ?? 'test-artifacts',
     verbose: env.CHAOS_QUIET !== '1',

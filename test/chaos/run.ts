@@ -8,7 +8,8 @@ import { chaosOptionsFromEnv } from './options.js';
 import { formatTable } from './report.js';
 import { runChaos } from './scenario.js';
 
-// `npm run chaos -- --cluster` (or CHAOS_CLUSTER=1): the same scenario on a 3-node Kafka cluster.
+// `npm run chaos -- --cluster` (or CHAOS_CLUSTER=1): the same scenario on a 3-node Kafka cluster
+// and a 3+3 Redis Cluster (README.md, "On clusters").
 const options = chaosOptionsFromEnv(
   process.env,
   process.argv.includes('--cluster') ? { cluster: true } : {},

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedis } from '../../src/redis.js';
 import { Kafka, logLevel } from 'kafkajs';
 import { addStream } from '../../src/ownership/lbs.js';
 import { ingestGroup } from '../../src/ingest/index.js';
@@ -33,6 +34,7 @@ import { edgeKeyBase, edgeKeys } from '../../src/realtime/keys.js';
 import type { ChaosOptions } from './options.js';
 import { createChaosKafka, killBusiestLeader } from './chaos-kafka.js';
 import { freePort, ThrowawayRedis } from './redis-server.js';
+import { freeRedisClusterPorts, PrivateRedisCluster } from './private-redis-cluster.js';
 import { buildReport, type ChaosReport, type FaultRecord } from './report.js';
 import { RssTracker } from './rss.js';
 import { verify, type FaultWindow } from './verify.js';
@@ -40,6 +42,8 @@ import { verify, type FaultWindow } from './verify.js';
 const MAX_PAYLOAD_BYTES = 65_536;
 const BODY_LIMIT_BYTES = 262_144;
 const QUEUE = 'publish';
+/** How long a process may take to stop on SIGTERM before it is killed (and the run fails). */
+const SHUTDOWN_GRACE_MS = 20_000;
 
 /**
  * Run the chaos scenario: private Kafka and Pub/Sub Redis, the product's processes as children,
@@ -64,14 +68,21 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
   const pubsubDown: FaultWindow[] = [];
   const killSnapshots: KillSnapshot[] = [];
   const inFlightAtKafkaKill = new Set<string>();
+  const activeAtRedisKill = new Set<string>();
+  const redisMasterKills: FaultWindow[] = [];
   const failovers: Array<{ fault: string; failovers: Failover[] }> = [];
   const rss = new RssTracker();
   let sampler: NodeJS.Timeout | undefined;
 
   const kafka = await createChaosKafka(o.cluster, o.kafkaPort, log);
   const pubsub = new ThrowawayRedis(await freePort());
-  const redis = new Redis(QUEUE_REDIS_URL, { maxRetriesPerRequest: 3 });
-  cleanups.push(() => redis.quit());
+  // The queue Redis: the shared one, or a private Redis Cluster whose keys of one queue share a
+  // slot through the hash tag in the prefix.
+  const redisCluster = o.redisCluster
+    ? new PrivateRedisCluster(await freeRedisClusterPorts(), (line) => log.info(line))
+    : undefined;
+  const queueRedisUrl = redisCluster?.url ?? QUEUE_REDIS_URL;
+  const prefix = redisCluster ? `{${ns}}` : ns;
   let cleaning: Promise<void> | undefined;
   const cleanUp = () =>
     (cleaning ??= (async () => {
@@ -80,7 +91,8 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       for (const c of cleanups.reverse()) {
         await c().catch((err: unknown) => log.warn(`cleanup: ${String(err)}`));
       }
-      if (!o.keep) {
+      // A private Redis Cluster goes away with its keys.
+      if (!o.keep && !redisCluster) {
         await deleteKeys(ns).catch((err: unknown) => log.warn(`key cleanup: ${String(err)}`));
       }
     })());
@@ -101,6 +113,13 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
     kafka.track(rss);
     log.info(`private ${kafka.label} ready in ${(kafkaStartMs / 1000).toFixed(1)} s`);
     await createTopic(kafka.brokers, topic, kafka.partitions);
+    if (redisCluster) {
+      log.phase(`starting a private Redis Cluster (3 masters, 3 replicas) on ${redisCluster.url}`);
+      cleanups.push(() => redisCluster.destroy());
+      await redisCluster.start();
+    }
+    const redis = createRedis(queueRedisUrl, { name: 'chaos' });
+    cleanups.push(() => redis.quit());
     await pubsub.start();
     cleanups.push(() => pubsub.kill('SIGTERM'));
     rss.track('pubsub-redis', pubsub.pid);
@@ -117,11 +136,11 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       runId,
       logDir,
       env: {
-        REDIS_URL: QUEUE_REDIS_URL,
+        REDIS_URL: queueRedisUrl,
         PUBSUB_REDIS_URL: pubsub.url,
         KAFKA_BROKERS: kafka.address,
         KAFKA_TOPIC: topic,
-        DUALSTREAM_PREFIX: ns,
+        DUALSTREAM_PREFIX: prefix,
         DUALSTREAM_QUEUE: QUEUE,
         DUALSTREAM_SERVICE: ns,
         DUALSTREAM_CHANNEL_PREFIX: ns,
@@ -136,7 +155,7 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
         HOST: '127.0.0.1',
         PORT: String(boardPort),
         BOARD_TOKEN: token,
-        LOG_LEVEL: 'info',
+        LOG_LEVEL: process.env.CHAOS_CHILD_LOG_LEVEL ?? 'info',
       },
     });
     cleanups.push(() => fleet.terminateAll());
@@ -158,12 +177,20 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
     const watcher = new NotificationWatcher(pubsub.url, `${ns}:*`);
     await watcher.start();
     cleanups.push(() => watcher.close());
-    const locks = new LockWatcher(redis, ns, streams);
+    const locks = new LockWatcher(redis, ns, streams, 100, redisCluster !== undefined);
     locks.start();
     cleanups.push(async () => locks.stop());
 
     // ---- load and hostile input
-    const plainQueue = new Queue(QUEUE, { connection: { url: QUEUE_REDIS_URL }, prefix: ns });
+    // On a cluster the app hands BullMQ a Cluster client (BullMQ does not read cluster URLs).
+    const queueConnection = redisCluster
+      ? createRedis(queueRedisUrl, { name: 'chaos-app', blocking: true })
+      : undefined;
+    if (queueConnection) cleanups.push(() => queueConnection.quit());
+    const plainQueue = new Queue(QUEUE, {
+      connection: queueConnection ?? { url: QUEUE_REDIS_URL },
+      prefix,
+    });
     cleanups.push(() => plainQueue.close());
     const load = new LoadDriver({
       runId,
@@ -241,6 +268,43 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
         downS: (Date.parse(r.at) - Date.parse(f.at)) / 1000,
       });
       windows.push({ name: 'Kafka leader killed', from: Date.parse(f.at), to: Date.parse(r.at) });
+      await gap();
+    }
+
+    // Fault 0b, on a Redis Cluster only: kill -9 the master serving the queue's slot (the queue,
+    // its order state and its jobs' locks), wait for its replica's promotion, start the old master
+    // again (it rejoins as a replica). Redis replicates asynchronously: the verifier accounts for
+    // every event this costs.
+    if (redisCluster) {
+      const slotKey = `${prefix}:${QUEUE}:meta`;
+      const port = await redisCluster.masterOf(slotKey);
+      for (const j of await activeJobs(redis, plainQueue)) activeAtRedisKill.add(j.eventId);
+      const f = log.fault(`kill -9 the Redis master serving the queue's slot (port ${port})`);
+      const pid = await redisCluster.kill(port);
+      const promoted = await waitForPromotion(redisCluster, slotKey, port, 30_000);
+      const r = log.recover(
+        promoted === undefined
+          ? `no replica promoted for the queue's slot within 30 s`
+          : `replica on port ${promoted} promoted for the queue's slot`,
+      );
+      // Jobs whose lock or completion the promoted replica may lack.
+      for (const j of await activeJobs(redis, plainQueue).catch(() => []))
+        activeAtRedisKill.add(j.eventId);
+      await redisCluster.restart(port);
+      log.recover(
+        `old master on port ${port} restarted as ${await redisCluster.role(port).catch(() => '?')}; ` +
+          `${activeAtRedisKill.size} jobs were active around the kill`,
+      );
+      faults.push({
+        fault: `kill -9 Redis master :${port}`,
+        at: f.at,
+        pid,
+        recoveredAt: r.at,
+        downS: (Date.parse(r.at) - Date.parse(f.at)) / 1000,
+      });
+      const w = { name: 'Redis master killed', from: Date.parse(f.at), to: Date.parse(r.at) };
+      windows.push(w);
+      redisMasterKills.push(w);
       await gap();
     }
 
@@ -402,7 +466,12 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
         : `NOT drained after ${(drain.ms / 1000).toFixed(1)} s: ${drain.detail}`,
     );
     if (!drain.drained) {
-      for (const line of await explainOrder(redis, plainQueue)) log.warn(`order: ${line}`);
+      // On a cluster the queue's keys are on one master; ask each.
+      const nodes = redisCluster ? (redis as unknown as Cluster).nodes('master') : [redis];
+      for (const node of nodes) {
+        const lines = await explainOrder(node, plainQueue).catch((err: unknown) => [String(err)]);
+        for (const line of lines) log.warn(`order: ${line}`);
+      }
     }
     // Let the last notifications arrive before counting them.
     await sleep(1000);
@@ -424,8 +493,11 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
 
     // Where each sampled missing event is (a writer that never wrote it, or a reader that did
     // not deliver it): its source history and the type stream of the Pub/Sub Redis.
-    await explainMissing(pubsub.url, edgeKeys(edgeKeyBase(ns, ns)), subscriberVerdicts, (line) =>
-      log.info(line),
+    await explainMissing(
+      pubsub.url,
+      edgeKeys(edgeKeyBase(prefix, ns)),
+      subscriberVerdicts,
+      (line) => log.info(line),
     );
 
     const killedWorkerJobs = await jobsOfKilledWorkers(plainQueue, killSnapshots);
@@ -436,6 +508,8 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       hostile: hostile.outcomes,
       activeAtWorkerKill: new Set(killedWorkerJobs.map((j) => j.eventId)),
       inFlightAtKafkaKill,
+      redisMasterKills,
+      activeAtRedisKill,
       windows,
       loadStart,
       loadEnd,
@@ -457,6 +531,17 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
     const unexpected = fleet
       .unexpectedExits(killed)
       .map((p) => `${p.name} (pid ${p.pid}) ${JSON.stringify(p.exit)}`);
+    // Every process still running must stop on SIGTERM within the grace, whatever it lived
+    // through: finish its jobs, hand its streams off, close its connections.
+    log.phase('stopping the fleet (SIGTERM)');
+    const stopStarted = Date.now();
+    await fleet.terminateAll(SHUTDOWN_GRACE_MS);
+    const notGraceful = fleet.all
+      .filter((p) => !killed.has(p) && p.exit?.signal === 'SIGKILL')
+      .map(
+        (p) => `${p.name} (pid ${p.pid}) still running ${SHUTDOWN_GRACE_MS / 1000} s after SIGTERM`,
+      );
+    log.info(`fleet stopped in ${((Date.now() - stopStarted) / 1000).toFixed(1)} s`);
     return buildReport({
       runId: ns,
       options: o,
@@ -483,6 +568,7 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
       subscribers: subscriberVerdicts,
       peakRssKb: peakRss,
       unexpectedExits: unexpected,
+      notGraceful,
       timeline: log.entries,
       logDir,
     });
@@ -516,6 +602,22 @@ async function createTopic(brokers: string[], topic: string, partitions: number)
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Port of the master that took over `key`'s slot from the killed one (undefined: none in time). */
+async function waitForPromotion(
+  cluster: PrivateRedisCluster,
+  key: string,
+  killedPort: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const port = await cluster.masterOf(key).catch(() => undefined);
+    if (port !== undefined && port !== killedPort) return port;
+    await sleep(100);
+  }
+  return undefined;
 }
 
 /** Wait until at least `min` jobs are active (bounded): the moment to kill a busy worker. */

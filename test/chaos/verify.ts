@@ -33,7 +33,20 @@ export interface VerifyInput {
   notified: Map<string, number>;
   pubsubDown: FaultWindow[];
   maxPayloadBytes: number;
+  /**
+   * Kills of the Redis master serving the queue's slot (Redis Cluster), from the kill to the
+   * replica's promotion. Redis replicates asynchronously: what the master confirmed in its last
+   * instant may be missing on the replica, and the verifier accounts for each such event.
+   */
+  redisMasterKills?: FaultWindow[];
+  /** Event ids of jobs active just before and right after a Redis master kill. */
+  activeAtRedisKill?: Set<string>;
 }
+
+/** Before a Redis master kill: writes confirmed this long before it may not have reached the replica. */
+const REPLICATION_MARGIN_MS = 2000;
+/** After the promotion: the first events of a source written then show what the replica missed. */
+const AFTER_PROMOTION_MS = 10_000;
 
 /** A duplicated event id in Kafka and why it happened. */
 export interface DuplicateInfo {
@@ -88,6 +101,22 @@ export interface VerifyResult {
   notifications: { expected: number; delivered: number; ratio: number; receivedTotal: number };
   /** Per-source enqueue order and the gap-free `source-seq`, over every valid record. */
   order: OrderReport;
+  /**
+   * What Redis master kills cost, event by event: accepted events lost (confirmed within
+   * {@link REPLICATION_MARGIN_MS} before the kill or while it was down), duplicates whose first
+   * copy was written around the kill, and order problems that arose from the kill to
+   * {@link AFTER_PROMOTION_MS} after the promotion. Each line names the event and when, relative
+   * to the kill.
+   */
+  redisFailover: {
+    kills: number;
+    lost: number;
+    duplicates: number;
+    inversions: number;
+    seqGaps: number;
+    seqMismatches: number;
+    lines: string[];
+  };
 }
 
 /**
@@ -151,6 +180,20 @@ export function verify(input: VerifyInput): VerifyResult {
     copies.set(id, list);
   }
 
+  const kills = input.redisMasterKills ?? [];
+  const killNear = (t: number, before: number, after: number) =>
+    kills.find((w) => t >= w.from - before && t <= w.to + after);
+  const sinceKill = (t: number, w: FaultWindow) =>
+    `${t >= w.from ? '+' : ''}${((t - w.from) / 1000).toFixed(2)} s from the kill`;
+  const redisFailover: VerifyResult['redisFailover'] = {
+    kills: kills.length,
+    lost: 0,
+    duplicates: 0,
+    inversions: 0,
+    seqGaps: 0,
+    seqMismatches: 0,
+    lines: [],
+  };
   const perEntry = {} as VerifyResult['perEntry'];
   for (const e of ['bullmq', 'http', 'stream'] as Entry[]) {
     perEntry[e] = { offered: 0, accepted: 0, refused: 0, uncertain: 0, inKafka: 0, lost: 0 };
@@ -167,6 +210,13 @@ export function verify(input: VerifyInput): VerifyResult {
       p.accepted += 1;
       if (!inKafka) {
         p.lost += 1;
+        const w = killNear(ev.offeredAt, REPLICATION_MARGIN_MS, 0);
+        if (w) {
+          redisFailover.lost += 1;
+          redisFailover.lines.push(
+            `lost ${id} (${ev.entry}): confirmed ${sinceKill(ev.offeredAt, w)}, missing on the promoted replica`,
+          );
+        }
         if (lostIds.length < 50)
           lostIds.push({ id, entry: ev.entry, offeredAt: new Date(ev.offeredAt).toISOString() });
       }
@@ -192,10 +242,23 @@ export function verify(input: VerifyInput): VerifyResult {
     extra += list.length - 1;
     const inWorker = input.activeAtWorkerKill.has(id);
     const inBrokerKill = input.inFlightAtKafkaKill.has(id);
-    const known = inWorker || inBrokerKill;
-    if (known) explained += 1;
-    else unexplained += 1;
     const times = list.map((r) => r.timestamp).sort((a, b) => a - b);
+    // A job active at a Redis master kill, or first written around it (its completion may not
+    // have reached the replica, which then ran it again).
+    const redisKill =
+      inWorker || inBrokerKill
+        ? undefined
+        : input.activeAtRedisKill?.has(id)
+          ? kills[0]
+          : killNear(times[0]!, REPLICATION_MARGIN_MS, REPLICATION_MARGIN_MS);
+    const known = inWorker || inBrokerKill || redisKill !== undefined;
+    if (redisKill) {
+      redisFailover.duplicates += 1;
+      redisFailover.lines.push(
+        `duplicate ${id} x${list.length}: first written ${sinceKill(times[0]!, redisKill)}, again ${sinceKill(times[times.length - 1]!, redisKill)}`,
+      );
+    } else if (known) explained += 1;
+    if (!known) unexplained += 1;
     const near = nearestWindow(input.windows, times[times.length - 1]!);
     const why = inWorker
       ? 'job was active in the killed worker (Kafka ack before the receipt was recorded)'
@@ -216,10 +279,20 @@ export function verify(input: VerifyInput): VerifyResult {
         offset: r.offset,
         eventId: id,
         seq: Number(r.headers['source-seq']),
+        at: r.timestamp,
         ...(index !== undefined ? { index } : {}),
       }));
     }),
   );
+  for (const p of order.problems) {
+    const w =
+      p.at === undefined ? undefined : killNear(p.at, REPLICATION_MARGIN_MS, AFTER_PROMOTION_MS);
+    if (!w || p.at === undefined) continue;
+    if (p.kind === 'inversion') redisFailover.inversions += 1;
+    else if (p.kind === 'seq gap') redisFailover.seqGaps += 1;
+    else redisFailover.seqMismatches += 1;
+    redisFailover.lines.push(`${p.kind} at ${p.key} ${p.eventId}: written ${sinceKill(p.at, w)}`);
+  }
 
   // Throughput: first record of each valid event, by second of the load phase.
   const firstSeen: number[] = [];
@@ -282,6 +355,7 @@ export function verify(input: VerifyInput): VerifyResult {
       receivedTotal: input.notified.size,
     },
     order,
+    redisFailover,
   };
 }
 

@@ -12,6 +12,16 @@ export interface OrderedRecord {
   seq: number;
   /** The event's place in its source's enqueue order, when the producer knows it. */
   index?: number;
+  /** The record's Kafka timestamp (ms), when the caller wants to know when each problem arose. */
+  at?: number;
+}
+
+/** One inversion, seq gap or seq mismatch, with the Kafka timestamp of the record that shows it. */
+export interface OrderProblem {
+  kind: 'inversion' | 'seq gap' | 'seq mismatch';
+  key: string;
+  eventId: string;
+  at?: number;
 }
 
 /**
@@ -52,6 +62,8 @@ export interface OrderReport {
   splitSources: number;
   /** A few readable examples of each problem. */
   examples: string[];
+  /** Every inversion, seq gap and seq mismatch (split sources are counted above only). */
+  problems: OrderProblem[];
 }
 
 /** Check per-source enqueue order and the gap-free seq, in offset order per source. */
@@ -71,6 +83,15 @@ export function checkSourceOrder(records: OrderedRecord[]): OrderReport {
     duplicateSeqMismatches: 0,
     splitSources: 0,
     examples: [],
+    problems: [],
+  };
+  const problem = (kind: OrderProblem['kind'], r: OrderedRecord): void => {
+    report.problems.push({
+      kind,
+      key: r.key,
+      eventId: r.eventId,
+      ...(r.at !== undefined ? { at: r.at } : {}),
+    });
   };
   const example = (line: string): void => {
     if (report.examples.length < 12) report.examples.push(line);
@@ -96,6 +117,7 @@ export function checkSourceOrder(records: OrderedRecord[]): OrderReport {
         report.duplicates += 1;
         if (original !== r.seq) {
           report.duplicateSeqMismatches += 1;
+          problem('seq mismatch', r);
           example(`${key}: duplicate ${r.eventId} has seq ${r.seq}, its original ${original}`);
         }
         continue;
@@ -103,6 +125,7 @@ export function checkSourceOrder(records: OrderedRecord[]): OrderReport {
       firstSeq.set(r.eventId, r.seq);
       if (r.seq !== expectedSeq) {
         report.seqGaps += 1;
+        problem('seq gap', r);
         example(
           `${key}: ${r.eventId} at offset ${r.offset} has seq ${r.seq}, expected ${expectedSeq}`,
         );
@@ -111,6 +134,7 @@ export function checkSourceOrder(records: OrderedRecord[]): OrderReport {
       if (r.index !== undefined) {
         if (r.index < maxIndex) {
           report.inversions += 1;
+          problem('inversion', r);
           example(`${key}: #${r.index} (${r.eventId}) came after #${maxIndex}`);
         }
         maxIndex = Math.max(maxIndex, r.index);
