@@ -41,6 +41,16 @@ function cli(args) {
   return spawnSync('redis-cli', args, { encoding: 'utf8' });
 }
 
+/** Whether every replica among `ports` has its link to its master up (its first sync done). */
+function replicasInSync(ports) {
+  for (const port of ports) {
+    const res = cli(['-h', '127.0.0.1', '-p', String(port), 'info', 'replication']);
+    if (res.status !== 0) return false;
+    if (/role:slave/.test(res.stdout) && !/master_link_status:up/.test(res.stdout)) return false;
+  }
+  return true;
+}
+
 async function clusterOk(port) {
   const res = cli(['-h', '127.0.0.1', '-p', String(port), 'cluster', 'info']);
   return res.status === 0 && /cluster_state:ok/.test(res.stdout);
@@ -133,6 +143,13 @@ export async function ensureRedisCluster(o) {
       throw new Error(`redis-cli --cluster create failed:\n${res.stdout}${res.stderr}`);
     }
     for (let i = 0; i < 100 && !(await clusterOk(ports[0])); i++) await sleep(100);
+    // Ready means replicated: until a replica's first sync is done, a master's writes (and a
+    // WAIT for them) have nowhere to go, and a failover would lose everything.
+    for (let i = 0; !replicasInSync(ports); i++) {
+      if (i >= 300)
+        throw new Error('Redis Cluster replicas did not sync with their masters in 30 s');
+      await sleep(100);
+    }
     const startMs = Date.now() - started;
     o.log(
       `Redis Cluster (3 masters, 3 replicas) ready on ${ports[0]}-${ports.at(-1)} in ${startMs} ms`,
@@ -168,13 +185,15 @@ export async function restartRedisNode(o, port) {
 export async function stopRedisCluster(o, clean) {
   let stopped = 0;
   await withLock(`${dirOf(o)}.lock`, 'Redis cluster', o.log, async () => {
-    for (const port of redisClusterPorts(o)) {
-      const pid = readPid(nodePaths(o, port).pidFile);
-      if (pid !== undefined && isAlive(pid)) {
-        await stopProcess(pid, 5_000, 'SIGTERM');
-        stopped += 1;
-      }
-    }
+    await Promise.all(
+      redisClusterPorts(o).map(async (port) => {
+        const pid = readPid(nodePaths(o, port).pidFile);
+        if (pid !== undefined && isAlive(pid)) {
+          await stopProcess(pid, 5_000, 'SIGTERM');
+          stopped += 1;
+        }
+      }),
+    );
     o.log(`stopped ${stopped} Redis Cluster node(s)`);
     if (clean) rm(dirOf(o));
   });
