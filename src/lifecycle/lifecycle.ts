@@ -10,6 +10,9 @@ import { SignalGate } from './signal-gate.js';
  */
 export const FORCED_EXIT_CODE = 130;
 
+/** How long one part may take to close before the log names it (and again after each period). */
+const SLOW_RELEASE_MS = 5000;
+
 /** Something to stop on shutdown: an object with `close()` or a named close function. */
 export type Closeable = { close(): Promise<unknown> } | { name: string; close(): Promise<unknown> };
 
@@ -40,11 +43,24 @@ export class Releasers {
   async releaseAll(): Promise<boolean> {
     let clean = true;
     for (let part = this.stack.pop(); part; part = this.stack.pop()) {
+      const started = Date.now();
+      // A part that takes long is named while it is still closing, so that a shutdown that
+      // hangs (and is ended by the process manager's kill) says where.
+      const slow = setInterval(() => {
+        this.logger?.warn(
+          { part: part!.name, waitedMs: Date.now() - started },
+          'still closing; a second signal exits at once',
+        );
+      }, SLOW_RELEASE_MS);
+      slow.unref();
       try {
         await part.release();
+        this.logger?.debug({ part: part.name, ms: Date.now() - started }, 'closed');
       } catch (err) {
         clean = false;
         this.logger?.warn({ err: toError(err), part: part.name }, 'error while closing');
+      } finally {
+        clearInterval(slow);
       }
     }
     return clean;
