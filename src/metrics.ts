@@ -34,6 +34,8 @@ export class DualstreamMetrics {
   readonly streamsOwned: Gauge;
   /** Sources held by `ORDER_ON_FAILURE=block` (a job of theirs failed for good), per queue. */
   readonly sourcesHeld: Gauge<'queue'>;
+  /** Replica waits of the order (ORDER_WAIT_REPLICAS) that came back short or failed. */
+  readonly orderWaitShort: Counter;
   /** Times a job waited for an earlier job of its source, by what it waited for. */
   readonly orderWaits: Counter<'reason'>;
   /** Times the enqueue order had to be read from the queue's lists (events stream trimmed). */
@@ -135,6 +137,11 @@ export class DualstreamMetrics {
       name: 'dualstream_sources_held',
       help: 'Sources held because a job of theirs failed for good (ORDER_ON_FAILURE=block)',
       labelNames: ['queue'],
+      registers: r,
+    });
+    this.orderWaitShort = new Counter({
+      name: 'dualstream_order_wait_short_total',
+      help: 'Admission batches sent to Kafka before enough replicas had them (ORDER_WAIT_REPLICAS)',
       registers: r,
     });
     this.orderWaits = new Counter({

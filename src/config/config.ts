@@ -95,6 +95,14 @@ export interface DualstreamConfig {
      * Default: `continue`
      */
     onFailure: 'continue' | 'block';
+    /**
+     * Replicas of the queue Redis that must have a job's admission (and its seq) before its
+     * record is sent to Kafka (`WAIT`, one per batch), so that a failover cannot repeat a seq.
+     * 0: do not wait. Default: 0
+     */
+    waitReplicas: number;
+    /** How long one replica wait may take before the batch is sent anyway, ms. Default: 100 */
+    waitTimeoutMs: number;
   };
   events: {
     /** Default: 1 MiB */
@@ -290,7 +298,12 @@ function toConfig(e: ParsedEnv): DualstreamConfig {
       maxQueueDepth: e.MAX_QUEUE_DEPTH,
       backpressureTimeoutMs: e.BACKPRESSURE_TIMEOUT_MS,
     },
-    order: { mode: e.ORDERING, onFailure: e.ORDER_ON_FAILURE },
+    order: {
+      mode: e.ORDERING,
+      onFailure: e.ORDER_ON_FAILURE,
+      waitReplicas: e.ORDER_WAIT_REPLICAS,
+      waitTimeoutMs: e.ORDER_WAIT_TIMEOUT_MS,
+    },
     events: { maxPayloadBytes: e.MAX_PAYLOAD_BYTES, channelPrefix: e.DUALSTREAM_CHANNEL_PREFIX },
     ownership: {
       service: e.DUALSTREAM_SERVICE,

@@ -125,6 +125,8 @@ export const envSchema = z.object({
     .enum(['continue', 'block'], { message: 'must be "continue" or "block"' })
     .optional()
     .transform((v) => v ?? 'continue'),
+  ORDER_WAIT_REPLICAS: intFrom(0, 0, 16),
+  ORDER_WAIT_TIMEOUT_MS: intFrom(100, 1, 60_000),
   BACKPRESSURE_TIMEOUT_MS: intFrom(5000, 0, 600_000),
   MAX_PAYLOAD_BYTES: intFrom(1_048_576, 1, 64 * 1_048_576),
   LOCK_TTL_MS: intFrom(2000, 100, 600_000),

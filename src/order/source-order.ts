@@ -15,6 +15,7 @@ import type { KafkaReceipt } from '../events/index.js';
 import { RateLimitedLog, type Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import { orderKeys, type OrderKeys } from './keys.js';
+import { ReplicaBarrier } from './replica-barrier.js';
 import { OrderScripts, type AdmitReply, type OrderFailurePolicy } from './order-scripts.js';
 
 export type { OrderFailurePolicy } from './order-scripts.js';
@@ -64,6 +65,13 @@ export interface SourceOrderOptions {
   /** Unique per process incarnation. @defaultValue `<host>-<pid>-<random>` */
   processId?: string;
   waits?: Partial<OrderWaitOptions>;
+  /**
+   * Before a job admitted to Kafka is sent, wait until its admission (and its seq) is on this many
+   * replicas of the queue Redis (`WAIT`, one per batch of admissions), at most `timeoutMs`. A
+   * failover to a replica that missed an admission would give the next event of the source the
+   * same seq. `count` 0 (the default): do not wait.
+   */
+  replicas?: { count: number; timeoutMs: number };
   metrics?: DualstreamMetrics;
   logger?: Logger;
 }
@@ -123,6 +131,7 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
   private waiting = 0;
   private readonly heldLogged = new Set<string>();
   private readonly warn: RateLimitedLog | undefined;
+  private readonly barrier: ReplicaBarrier | undefined;
   private heldTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private closed = false;
@@ -138,6 +147,23 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     this.reader = options.connect('dualstream-order-reader');
     this.subscriber = options.connect('dualstream-order-wake');
     this.warn = options.logger ? new RateLimitedLog(options.logger) : undefined;
+    const replicas = options.replicas;
+    if (replicas && replicas.count > 0) {
+      this.barrier = new ReplicaBarrier({
+        redis: options.redis,
+        slotKey: this.keys.seq,
+        replicas: replicas.count,
+        timeoutMs: replicas.timeoutMs,
+        onShort: (acked, err) => {
+          options.metrics?.orderWaitShort.inc();
+          this.warn?.warn(
+            'order-wait-short',
+            { acked, wanted: replicas.count, ...(err ? { err } : {}) },
+            'admissions not on enough replicas in time: sending anyway (a failover now could repeat a seq)',
+          );
+        },
+      });
+    }
     for (const c of [this.reader, this.subscriber]) c.on('error', () => undefined);
   }
 
@@ -263,14 +289,22 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
 
   private attempt(jobId: string, send: (seq: number) => Promise<KafkaReceipt>): Promise<Attempt> {
     const asked = this.failures;
-    return this.scripts.admit(jobId, this.processId, this.opts.policy).then((reply): Attempt => {
-      if (reply.kind !== 'go') return reply;
+    const go = (reply: Extract<AdmitReply, { kind: 'go' }>): Attempt => {
       // A request failed while we asked: the admission may already be withdrawn.
       if (this.failures !== asked) return { kind: 'again' };
       const receipt = send(reply.seq);
       this.track(reply.source, jobId, receipt);
       return { kind: 'sent', receipt };
-    });
+    };
+    return this.scripts
+      .admit(jobId, this.processId, this.opts.policy)
+      .then((reply): Attempt | Promise<Attempt> => {
+        if (reply.kind !== 'go') return reply;
+        if (!this.barrier) return go(reply);
+        // The admission must be on the replicas before its record is in Kafka; the barrier
+        // releases admissions in the order they were answered.
+        return this.barrier.passed().then(() => go(reply));
+      });
   }
 
   private track(source: string, jobId: string, receipt: Promise<KafkaReceipt>): void {

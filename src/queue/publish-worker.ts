@@ -86,6 +86,7 @@ export class PublishWorker extends EventEmitter<PublishWorkerEvents> {
         prefix: config.redis.prefix,
         queueName: config.queue.name,
         policy: config.order.onFailure,
+        replicas: { count: config.order.waitReplicas, timeoutMs: config.order.waitTimeoutMs },
         waits: {
           maxWaiting: Math.max(1, Math.floor((deps.concurrency ?? config.queue.concurrency) / 2)),
         },
