@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { withTimeout } from '../async.js';
 import type { Logger } from '../logger.js';
 import type { DualstreamMetrics } from '../metrics.js';
 import { findOrphans } from './find-orphans.js';
@@ -57,6 +58,9 @@ export interface ClaimQueueOptions {
   /** Redis Cluster key layout and reads (see {@link findOrphans}). @defaultValue false */
   cluster?: boolean;
 }
+
+/** How long the ownership worker and queue may take to close before shutdown goes on. */
+const CLOSE_GRACE_MS = 5000;
 
 /** LBS entries looked at per sweep batch. */
 const SWEEP_BATCH = 200;
@@ -167,14 +171,29 @@ export class ClaimQueue {
     return { scanned, enqueued };
   }
 
-  /** Stop taking jobs (active ones finish). */
+  /**
+   * Stop taking jobs; active ones get {@link CLOSE_GRACE_MS} to finish. BullMQ's close can wait
+   * forever on a connection that a Redis Cluster failover left wedged; a claim or sweep cut short
+   * is safe (claims are idempotent per generation, and the next sweep finds what is left).
+   */
   async stopWorker(): Promise<void> {
-    await this.worker?.close();
+    const worker = this.worker;
+    if (!worker) return;
+    await withTimeout(worker.close(), CLOSE_GRACE_MS, 'the ownership worker did not close').catch(
+      (err: unknown) => {
+        this.opts.logger.warn({ err }, 'ownership worker still closing: going on without it');
+        void worker.close(true).catch(() => undefined);
+      },
+    );
   }
 
-  /** Close the queue (after {@link stopWorker}). */
+  /** Close the queue (after {@link stopWorker}), as boundedly. */
   async close(): Promise<void> {
-    await this.queue?.close().catch(() => undefined);
+    const queue = this.queue;
+    if (!queue) return;
+    await withTimeout(queue.close(), CLOSE_GRACE_MS, 'the ownership queue did not close').catch(
+      (err: unknown) => this.opts.logger.warn({ err }, 'ownership queue still closing: going on'),
+    );
   }
 
   /** The claim job / sweep job processor. */
