@@ -156,6 +156,8 @@ export async function runChaos(o: ChaosOptions, log = new ChaosLog()): Promise<C
         PORT: String(boardPort),
         BOARD_TOKEN: token,
         LOG_LEVEL: process.env.CHAOS_CHILD_LOG_LEVEL ?? 'info',
+        // On a Redis Cluster, admissions wait for the replica (docs/clusters.md, a master kill).
+        ORDER_WAIT_REPLICAS: process.env.CHAOS_ORDER_WAIT_REPLICAS ?? (redisCluster ? '1' : '0'),
       },
     });
     cleanups.push(() => fleet.terminateAll());
