@@ -102,7 +102,7 @@ export interface VerifyResult {
   /** Per-source enqueue order and the gap-free `source-seq`, over every valid record. */
   order: OrderReport;
   /**
-   * What Redis master kills cost, event by event: accepted events lost (confirmed within
+   * What Redis master kills cost, event by event: accepted events lost (offered within
    * {@link REPLICATION_MARGIN_MS} before the kill or while it was down), duplicates whose first
    * copy was written around the kill, and order problems that arose from the kill to
    * {@link AFTER_PROMOTION_MS} after the promotion. Each line names the event and when, relative
@@ -214,7 +214,7 @@ export function verify(input: VerifyInput): VerifyResult {
         if (w) {
           redisFailover.lost += 1;
           redisFailover.lines.push(
-            `lost ${id} (${ev.entry}): confirmed ${sinceKill(ev.offeredAt, w)}, missing on the promoted replica`,
+            `lost ${id} (${ev.entry}): offered ${sinceKill(ev.offeredAt, w)}, confirmed, missing on the promoted replica`,
           );
         }
         if (lostIds.length < 50)

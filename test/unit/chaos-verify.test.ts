@@ -63,7 +63,7 @@ describe('chaos verify: a Redis master kill', () => {
     expect(r.lost).toBe(2);
     expect(r.redisFailover.lost).toBe(1);
     expect(r.redisFailover.lines).toEqual([
-      'lost b (bullmq): confirmed -0.50 s from the kill, missing on the promoted replica',
+      'lost b (bullmq): offered -0.50 s from the kill, confirmed, missing on the promoted replica',
     ]);
   });
 
