@@ -19,24 +19,7 @@
     {'gone', lbsId or ''}                          the entry is no longer pending in the LBS
 ]]
 local lbsId = ARGV[4]
-local recorded = redis.call('HGET', KEYS[2], 'lbsId')
-if lbsId == '' then
-  lbsId = recorded
-end
-if not lbsId then
-  return {'gone', ''}
-end
-if redis.call('HGET', KEYS[2], 'doneId') == lbsId then
-  return {'done', lbsId}
-end
-local holder = redis.call('GET', KEYS[1])
-if holder then
-  return {'owned', holder, recorded or ''}
-end
-
-local fence = redis.call('HINCRBY', KEYS[2], 'fence', 1)
-local token = fence .. '|' .. ARGV[1]
-redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+--- @include "lock-stream"
 
 local claimed = redis.call('XCLAIM', KEYS[3], ARGV[3], ARGV[1], 0, lbsId, 'JUSTID')
 if #claimed == 0 then
@@ -44,8 +27,5 @@ if #claimed == 0 then
   return {'gone', lbsId}
 end
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local previousExpiry = redis.call('HGET', KEYS[2], 'exp') or ''
-redis.call('HSET', KEYS[2], 'lbsId', lbsId, 'owner', ARGV[1], 'exp', now + tonumber(ARGV[2]))
+--- @include "record-owner"
 return {'acquired', token, lbsId, previousExpiry, tostring(now)}

@@ -19,27 +19,7 @@
     {'gone', ''}                                   no entry is known for the stream
 ]]
 local lbsId = ARGV[3]
-local recorded = redis.call('HGET', KEYS[2], 'lbsId')
-if lbsId == '' then
-  lbsId = recorded
-end
-if not lbsId then
-  return {'gone', ''}
-end
-if redis.call('HGET', KEYS[2], 'doneId') == lbsId then
-  return {'done', lbsId}
-end
-local holder = redis.call('GET', KEYS[1])
-if holder then
-  return {'owned', holder, recorded or ''}
-end
+--- @include "lock-stream"
 
-local fence = redis.call('HINCRBY', KEYS[2], 'fence', 1)
-local token = fence .. '|' .. ARGV[1]
-redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
-
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local previousExpiry = redis.call('HGET', KEYS[2], 'exp') or ''
-redis.call('HSET', KEYS[2], 'lbsId', lbsId, 'owner', ARGV[1], 'exp', now + tonumber(ARGV[2]))
+--- @include "record-owner"
 return {'locked', token, lbsId, previousExpiry, tostring(now)}
