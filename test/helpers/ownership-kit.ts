@@ -158,6 +158,14 @@ export class Fleet {
     return owned;
   }
 
+  /** The child owning the most streams (at least one). */
+  busiest(): FleetChild {
+    const sorted = [...this.children].sort((a, b) => this.ownedBy(b).size - this.ownedBy(a).size);
+    const c = sorted[0];
+    if (!c || this.ownedBy(c).size === 0) throw new Error('no owner');
+    return c;
+  }
+
   /**
    * Wait until every stream in `streams` was claimed after message index `since` (a fault).
    * Returns a function listing those claims, including any that arrive later.
@@ -214,6 +222,14 @@ export async function lockOwners(
       return [s, v ? v.slice(v.indexOf('|') + 1) : null];
     }),
   );
+}
+
+/** Per stream, ms from `since` to its first claim among `claims`. */
+export function firstClaimMs(claims: ChildMessage[], since: number): Map<string, number> {
+  const byStream = new Map<string, number>();
+  for (const m of claims)
+    if (m.stream && !byStream.has(m.stream)) byStream.set(m.stream, m.at - since);
+  return byStream;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

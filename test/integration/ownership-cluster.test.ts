@@ -17,6 +17,7 @@ import { createTopic, deleteTopics, readTopic, waitFor } from '../helpers/pipeli
 import {
   Fleet,
   expectExactlyOnceInKafka,
+  firstClaimMs,
   ownershipConfig,
   ownershipEnv,
   sleep,
@@ -111,7 +112,7 @@ describe('stream ownership on Redis Cluster', () => {
     const { topic, names, fleet: f, queue, ownedByLiveProcesses } = await startFleet();
     const producer = startProducer(redis, names);
     await sleep(1000);
-    const victim = [...f.children].sort((a, b) => f.ownedBy(b).size - f.ownedBy(a).size)[0]!;
+    const victim = f.busiest();
     const theirs = f.ownedBy(victim);
     expect(theirs.size).toBeGreaterThan(0);
     const before = f.messages.length;
@@ -121,9 +122,7 @@ describe('stream ownership on Redis Cluster', () => {
     await sleep(1000);
     await producer.stop();
 
-    const byStream = new Map<string, number>();
-    for (const m of claims())
-      if (m.stream && !byStream.has(m.stream)) byStream.set(m.stream, m.at - killedAt);
+    const byStream = firstClaimMs(claims(), killedAt);
     console.log(
       `cluster: kill -9 of ${victim.name} (${theirs.size} streams): taken over after ${[...byStream.values()].join(', ')} ms; reasons ${[...new Set(claims().map((m) => m.reason))].join(',')}`,
     );

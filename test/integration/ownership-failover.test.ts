@@ -11,12 +11,12 @@ import {
   REDIS_URL,
   cleanupService,
   expectExactlyOnceInKafka,
+  firstClaimMs,
   ownershipConfig,
   ownershipEnv,
   sleep,
   startProducer,
   uniqService,
-  type FleetChild,
 } from '../helpers/ownership-kit.js';
 
 const TTL = 1000;
@@ -66,20 +66,12 @@ async function setup() {
   return { service, config, redis, fleet, names, queue };
 }
 
-/** The process owning the most streams (at least one). */
-function busiest(fleet: Fleet): FleetChild {
-  const sorted = [...fleet.children].sort((a, b) => fleet.ownedBy(b).size - fleet.ownedBy(a).size);
-  const c = sorted[0];
-  if (!c || fleet.ownedBy(c).size === 0) throw new Error('no owner');
-  return c;
-}
-
 describe('failover of stream owners', () => {
   it('kill -9: another process owns each stream within TTL + 1 s and Kafka gets every entry once', async () => {
     const { redis, fleet, names, queue, config } = await setup();
     const producer = startProducer(redis, names);
     await sleep(1000);
-    const victim = busiest(fleet);
+    const victim = fleet.busiest();
     const theirs = fleet.ownedBy(victim);
     const before = fleet.messages.length;
     const killedAt = Date.now();
@@ -88,9 +80,7 @@ describe('failover of stream owners', () => {
     await sleep(1000);
     await producer.stop();
 
-    const byStream = new Map<string, number>();
-    for (const m of claims())
-      if (m.stream && !byStream.has(m.stream)) byStream.set(m.stream, m.at - killedAt);
+    const byStream = firstClaimMs(claims(), killedAt);
     const worst = Math.max(...byStream.values());
     console.log(
       `kill -9 of ${victim.name} (${theirs.size} streams): taken over after ${[...byStream.values()].join(', ')} ms; reasons ${[...new Set(claims().map((m) => m.reason))].join(',')}`,
@@ -104,7 +94,7 @@ describe('failover of stream owners', () => {
     const { redis, fleet, names, queue, config } = await setup();
     const producer = startProducer(redis, names);
     await sleep(1000);
-    const victim = busiest(fleet);
+    const victim = fleet.busiest();
     const theirs = fleet.ownedBy(victim);
     const before = fleet.messages.length;
     victim.proc.kill('SIGSTOP');
