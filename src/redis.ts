@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { toError } from './async.js';
 import { isClusterUrl } from './config/config.js';
 
 /** Options of {@link createRedis}. */
@@ -72,6 +73,18 @@ function parseClusterUrl(url: string): {
     return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) };
   });
   return { nodes, ...(username ? { username } : {}), ...(password ? { password } : {}), tls };
+}
+
+/**
+ * A command's outcome in the shape of one `pipeline.exec()` reply, `[error, result]`: on Redis
+ * Cluster, keys of many slots are sent as separate commands where one Redis takes a pipeline, and
+ * callers read the replies the same way.
+ */
+export function asPipelineReply(command: Promise<unknown>): Promise<[Error | null, unknown]> {
+  return command.then(
+    (result): [Error | null, unknown] => [null, result],
+    (err: unknown): [Error | null, unknown] => [toError(err), null],
+  );
 }
 
 /**

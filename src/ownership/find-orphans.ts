@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { asPipelineReply } from '../redis.js';
 import { lbsGroup, lbsKey, lockKey, metaKey } from './keys.js';
 import { parseLbsEntry, type LbsEntry } from './lbs.js';
 
@@ -97,11 +98,6 @@ async function checkEachOnCluster(
   service: string,
   entries: LbsEntry[],
 ): Promise<Array<[Error | null, unknown]>> {
-  const settle = (p: Promise<unknown>) =>
-    p.then(
-      (r): [Error | null, unknown] => [null, r],
-      (err: unknown): [Error | null, unknown] => [err as Error, null],
-    );
   const out: Array<Promise<[Error | null, unknown]>> = [];
   for (const e of entries) {
     let meta: string;
@@ -114,7 +110,10 @@ async function checkEachOnCluster(
       out.push(Promise.resolve([err as Error, null]), Promise.resolve([err as Error, null]));
       continue;
     }
-    out.push(settle(redis.hmget(meta, 'fence', 'doneId')), settle(redis.exists(lock)));
+    out.push(
+      asPipelineReply(redis.hmget(meta, 'fence', 'doneId')),
+      asPipelineReply(redis.exists(lock)),
+    );
   }
   return Promise.all(out);
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { FencingError } from '../errors.js';
 import { ScriptSet, type LoadedScript } from '../redis-scripts.js';
+import { asPipelineReply } from '../redis.js';
 import { lbsGroup, lbsKey, lockKey, metaKey } from './keys.js';
 
 /**
@@ -267,17 +268,14 @@ export class OwnershipScripts {
       // Keys of many slots: one call each (the Cluster client batches them per node).
       return Promise.all(
         locks.map((l) =>
-          scripts
-            .run(
+          asPipelineReply(
+            scripts.run(
               this.redis,
               name,
               [this.lockKey(l.stream), this.metaKey(l.stream)],
               [l.token, ...args],
-            )
-            .then(
-              (reply): [Error | null, unknown] => [null, reply],
-              (err: unknown): [Error | null, unknown] => [err as Error, null],
             ),
+          ),
         ),
       );
     }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { lockKey } from '../../src/ownership/keys.js';
+import { asPipelineReply } from '../../src/redis.js';
 
 /** One observed change of a stream's lock holder (`undefined`: no lock). */
 export interface OwnerChange {
@@ -55,10 +56,7 @@ export class LockWatcher {
       const results: Array<[Error | null, unknown]> = this.cluster
         ? await Promise.all(
             this.streams.map((s) =>
-              this.redis.get(lockKey(this.service, s, true)).then(
-                (v): [null, unknown] => [null, v],
-                (err: Error): [Error, unknown] => [err, undefined],
-              ),
+              asPipelineReply(this.redis.get(lockKey(this.service, s, true))),
             ),
           )
         : ((await this.streams
