@@ -327,7 +327,7 @@ export class StreamOwnershipClient extends EventEmitter<StreamOwnershipEvents> {
   }
 
   private onExpired(key: string): void {
-    const stream = streamOfLockKey(this.service, key, this.scripts.cluster);
+    const stream = streamOfLockKey(this.service, key, this.cluster);
     if (stream === undefined || this.state !== 'running') return;
     const mine = this.leases.get(stream);
     if (mine) {
