@@ -160,3 +160,63 @@ export async function retry<T>(
     }
   }
 }
+
+/** Options of {@link TickBatcher}. */
+export interface TickBatcherOptions<T, R> {
+  /**
+   * Handles one batch, in the order the items were added; returns one result per item (an
+   * `Error` in a slot rejects that item alone). A rejection rejects every item of the batch.
+   */
+  run: (items: T[]) => Promise<Array<R | Error>>;
+  /** Most items per call of `run`; a larger batch is split, the parts sent in order. */
+  maxItems: number;
+}
+
+/**
+ * Collects the calls of one turn of the event loop into batches: the first `add` of a turn
+ * schedules a flush with `setImmediate`, so every call made while the current I/O callbacks run
+ * (say, all the jobs a reply started) shares one round trip. Items settle in the order they were
+ * added, within a batch and across batches, as long as `run` answers in call order (one
+ * connection does).
+ */
+export class TickBatcher<T, R> {
+  private queued: Array<{ item: T; resolve: (r: R) => void; reject: (e: Error) => void }> = [];
+
+  constructor(private readonly o: TickBatcherOptions<T, R>) {}
+
+  /** Queue `item` for the next flush; settles with its own slot of the batch's result. */
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      if (this.queued.length === 0) setImmediate(() => this.flush());
+      this.queued.push({ item, resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    const all = this.queued;
+    this.queued = [];
+    for (let i = 0; i < all.length; i += this.o.maxItems) {
+      const part = all.slice(i, i + this.o.maxItems);
+      let sent: Promise<Array<R | Error>>;
+      try {
+        sent = this.o.run(part.map((q) => q.item));
+      } catch (err) {
+        sent = Promise.reject(toError(err));
+      }
+      sent.then(
+        (results) => {
+          part.forEach((q, j) => {
+            const r = results[j];
+            if (r instanceof Error) q.reject(r);
+            else if (j >= results.length) q.reject(new Error('batch returned too few results'));
+            else q.resolve(r as R);
+          });
+        },
+        (err: unknown) => {
+          const e = toError(err);
+          for (const q of part) q.reject(e);
+        },
+      );
+    }
+  }
+}

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { TickBatcher } from '../async.js';
 import { DualstreamError } from '../errors.js';
 import { ScriptSet } from '../redis-scripts.js';
 import type { OrderKeys } from './keys.js';
@@ -30,17 +31,76 @@ export type AdmitReply =
 const READ_AT_MOST = 1000;
 /** When the head of a source moves, at most this many next jobs of it are looked at. */
 const PROMOTE_AT_MOST = 256;
+/** Jobs per call of the admit and resolve scripts (a larger batch is split into several calls). */
+const BATCH_AT_MOST = 128;
 
 /**
  * One typed method per order script: each builds its keys and arguments and decodes the reply,
  * so no caller assembles KEYS/ARGV by hand. The Lua files document each script's contract.
  */
 export class OrderScripts {
+  private readonly admissions: TickBatcher<string, AdmitReply>;
+  private readonly resolutions: TickBatcher<string, number>;
+
+  /**
+   * @param owner - this process's id in admissions and its policy on jobs that failed for good
+   */
   constructor(
     private readonly redis: Redis,
     private readonly keys: OrderKeys,
+    owner: { processId: string; policy: OrderFailurePolicy },
   ) {
     scripts.define(redis);
+    const k = keys;
+    // Every job of a turn of the event loop shares one call: the scripts run per job in order,
+    // exactly as separate calls on this connection would, for one round trip and one reply.
+    this.admissions = new TickBatcher({
+      maxItems: BATCH_AT_MOST,
+      run: async (jobIds) =>
+        perJob(
+          await scripts.run(
+            this.redis,
+            'admit',
+            [
+              k.events,
+              k.cursor,
+              k.index,
+              k.wait,
+              k.active,
+              k.adm,
+              k.seq,
+              k.waiting,
+              k.failed,
+              k.held,
+              k.parked,
+            ],
+            [
+              k.jobPrefix,
+              k.sourceListPrefix,
+              owner.processId,
+              owner.policy,
+              READ_AT_MOST,
+              ...jobIds,
+            ],
+          ),
+          jobIds.length,
+          parseAdmit,
+        ),
+    });
+    this.resolutions = new TickBatcher({
+      maxItems: BATCH_AT_MOST,
+      run: async (jobIds) =>
+        perJob(
+          await scripts.run(
+            this.redis,
+            'resolve',
+            [k.index, k.adm, k.seq, k.waiting, k.held, ...this.promoteKeys()],
+            [k.sourceListPrefix, k.wakeChannel, k.jobPrefix, PROMOTE_AT_MOST, ...jobIds],
+          ),
+          jobIds.length,
+          Number,
+        ),
+    });
   }
 
   /**
@@ -60,45 +120,19 @@ export class OrderScripts {
   }
 
   /**
-   * Ask whether the job may be written now. The returned promise is the script's own reply
-   * promise with one `then`, the same for every call, so replies settle in the order they were
-   * asked for.
+   * Ask whether the job may be written now. Asked together with the other jobs of this turn of
+   * the event loop (one script call); replies settle in the order they were asked for.
    */
-  admit(jobId: string, processId: string, policy: OrderFailurePolicy): Promise<AdmitReply> {
-    const k = this.keys;
-    return scripts
-      .run(
-        this.redis,
-        'admit',
-        [
-          k.events,
-          k.cursor,
-          k.index,
-          k.wait,
-          k.active,
-          k.adm,
-          k.seq,
-          k.waiting,
-          k.failed,
-          k.held,
-          k.parked,
-        ],
-        [k.jobPrefix, k.sourceListPrefix, jobId, processId, policy, READ_AT_MOST],
-      )
-      .then(parseAdmit);
+  admit(jobId: string): Promise<AdmitReply> {
+    return this.admissions.add(jobId);
   }
 
-  /** The job is written (and notified): pop what is done from its source's head. */
-  async resolve(jobId: string): Promise<number> {
-    const k = this.keys;
-    return Number(
-      await scripts.run(
-        this.redis,
-        'resolve',
-        [k.index, k.adm, k.seq, k.waiting, k.held, ...this.promoteKeys()],
-        [k.sourceListPrefix, jobId, k.wakeChannel, k.jobPrefix, PROMOTE_AT_MOST],
-      ),
-    );
+  /**
+   * The job is written (and notified): pop what is done from its source's head. Returns how many
+   * jobs were popped, or -1 when the job was not admitted.
+   */
+  resolve(jobId: string): Promise<number> {
+    return this.resolutions.add(jobId);
   }
 
   /**
@@ -142,6 +176,20 @@ export class OrderScripts {
   }
 }
 
+/** One reply per job of a batched script call, each decoded by `parse` (or an error). */
+function perJob<R>(raw: unknown, count: number, parse: (reply: unknown) => R): Array<R | Error> {
+  if (!Array.isArray(raw) || raw.length !== count) {
+    throw new DualstreamError(`Unexpected reply from an order script: ${String(raw)}`);
+  }
+  return raw.map((reply: unknown) => {
+    try {
+      return parse(reply);
+    } catch (err) {
+      return err as Error;
+    }
+  });
+}
+
 function parseAdmit(raw: unknown): AdmitReply {
   const [kind, a, b, live] = (Array.isArray(raw) ? raw : []) as [
     string?,
@@ -155,5 +203,6 @@ function parseAdmit(raw: unknown): AdmitReply {
   }
   if (kind === 'held') return { kind, blocker: String(a), source: String(b) };
   if (kind === 'unindexed') return { kind };
+  if (kind === 'error') throw new DualstreamError(`Order admit failed: ${String(a)}`);
   throw new DualstreamError(`Unexpected reply from the order admit script: ${String(raw)}`);
 }

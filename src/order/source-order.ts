@@ -1,6 +1,3 @@
-// Over 300 lines on purpose: admission, waiting and the reaction to a failed Kafka request share
-// one process's state (unacknowledged sends per source, the failure counter, the local waiters);
-// split apart they would pass that state around. The Redis side is in order-scripts.ts.
 // One class, ~380 lines, on purpose: admission, waiting and the Kafka failure listener share one
 // process's state (jobs sent and not acknowledged, the failure counter, the local waiters), and
 // splitting them would pass that state around. The Redis side is in order-scripts.ts.
@@ -143,7 +140,10 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
     this.processId =
       options.processId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
     this.keys = orderKeys(options.prefix, options.queueName);
-    this.scripts = new OrderScripts(options.redis, this.keys);
+    this.scripts = new OrderScripts(options.redis, this.keys, {
+      processId: this.processId,
+      policy: options.policy,
+    });
     this.reader = options.connect('dualstream-order-reader');
     this.subscriber = options.connect('dualstream-order-wake');
     this.warn = options.logger ? new RateLimitedLog(options.logger) : undefined;
@@ -296,15 +296,13 @@ export class SourceOrder extends EventEmitter<SourceOrderEvents> {
       this.track(reply.source, jobId, receipt);
       return { kind: 'sent', receipt };
     };
-    return this.scripts
-      .admit(jobId, this.processId, this.opts.policy)
-      .then((reply): Attempt | Promise<Attempt> => {
-        if (reply.kind !== 'go') return reply;
-        if (!this.barrier) return go(reply);
-        // The admission must be on the replicas before its record is in Kafka; the barrier
-        // releases admissions in the order they were answered.
-        return this.barrier.passed().then(() => go(reply));
-      });
+    return this.scripts.admit(jobId).then((reply): Attempt | Promise<Attempt> => {
+      if (reply.kind !== 'go') return reply;
+      if (!this.barrier) return go(reply);
+      // The admission must be on the replicas before its record is in Kafka; the barrier
+      // releases admissions in the order they were answered.
+      return this.barrier.passed().then(() => go(reply));
+    });
   }
 
   private track(source: string, jobId: string, receipt: Promise<KafkaReceipt>): void {

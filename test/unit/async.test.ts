@@ -6,6 +6,7 @@ import {
   retry,
   safeEmitError,
   sleep,
+  TickBatcher,
   toError,
   withTimeout,
 } from '../../src/async.js';
@@ -235,5 +236,67 @@ describe('toError', () => {
     const e = new Error('x');
     expect(toError(e)).toBe(e);
     expect(toError(42).message).toBe('42');
+  });
+});
+
+describe('TickBatcher', () => {
+  // setImmediate is real here: the batch boundary is a turn of the event loop, not a timer.
+  beforeEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('sends the calls of one turn as one batch and settles each with its own slot', async () => {
+    const batches: number[][] = [];
+    const b = new TickBatcher<number, string>({
+      maxItems: 100,
+      run: (items) => {
+        batches.push(items);
+        return Promise.resolve(items.map((i) => (i === 3 ? new Error('no 3') : `#${i}`)));
+      },
+    });
+    const results = await Promise.allSettled([1, 2, 3, 4].map((i) => b.add(i)));
+    expect(batches).toEqual([[1, 2, 3, 4]]);
+    expect(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+    ).toEqual(['#1', '#2', 'no 3', '#4']);
+    await b.add(5);
+    expect(batches).toEqual([[1, 2, 3, 4], [5]]);
+  });
+
+  it('splits a large batch into parts of maxItems, sent and settled in order', async () => {
+    const batches: number[][] = [];
+    const settled: number[] = [];
+    const b = new TickBatcher<number, number>({
+      maxItems: 2,
+      run: (items) => {
+        batches.push(items);
+        return Promise.resolve(items);
+      },
+    });
+    await Promise.all([1, 2, 3, 4, 5].map((i) => b.add(i).then((r) => settled.push(r))));
+    expect(batches).toEqual([[1, 2], [3, 4], [5]]);
+    expect(settled).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('rejects every item of a batch whose run fails or answers too few', async () => {
+    const failing = new TickBatcher<number, number>({
+      maxItems: 10,
+      run: () => Promise.reject(new Error('down')),
+    });
+    const a = await Promise.allSettled([failing.add(1), failing.add(2)]);
+    expect(a.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    const throwing = new TickBatcher<number, number>({
+      maxItems: 10,
+      run: () => {
+        throw new Error('sync');
+      },
+    });
+    await expect(throwing.add(1)).rejects.toThrow('sync');
+    const short = new TickBatcher<number, number>({
+      maxItems: 10,
+      run: () => Promise.resolve([1]),
+    });
+    const c = await Promise.allSettled([short.add(1), short.add(2)]);
+    expect(c.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
   });
 });
