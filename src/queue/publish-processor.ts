@@ -8,6 +8,7 @@ import type { DualPublisher } from '../publisher/index.js';
 import type { SourceOrder } from '../order/index.js';
 import { isTransientRedisError } from '../redis.js';
 import type { KafkaBreaker } from './kafka-breaker.js';
+import type { ReceiptWriter } from './receipt-writer.js';
 import type { PublishJobData } from './publish-queue.js';
 import type { PublishResult } from '../publisher/index.js';
 
@@ -35,6 +36,11 @@ export interface PublishProcessorDeps {
    * and carries its `source-seq`; the source moves on once the notification was sent.
    */
   order?: Pick<SourceOrder, 'publish' | 'resolve'>;
+  /**
+   * Records the receipt on the job. @defaultValue `job.updateData` (one script call per job; the
+   * worker passes a {@link ReceiptWriter}, which batches them)
+   */
+  receipts?: Pick<ReceiptWriter, 'write'>;
   metrics?: DualstreamMetrics;
   logger?: Logger;
   hooks?: PublishHooks;
@@ -46,6 +52,8 @@ export interface PublishProcessorDeps {
  */
 export function createPublishProcessor(deps: PublishProcessorDeps) {
   const { publisher, breaker, order, metrics, logger } = deps;
+  const recordReceipt = (job: Job<PublishJobData, PublishResult>, data: PublishJobData) =>
+    deps.receipts ? deps.receipts.write(job, data) : job.updateData(data);
 
   const hold = async (
     ms: number,
@@ -104,7 +112,7 @@ export function createPublishProcessor(deps: PublishProcessorDeps) {
         throw err;
       }
       try {
-        await job.updateData({ ...job.data, receipt });
+        await recordReceipt(job, { ...job.data, receipt });
       } catch (err) {
         // The record is in Kafka but not on the job: a retry writes it again (a duplicate that
         // consumers drop by event-id). Failing here is still right: the job must not complete

@@ -11,6 +11,7 @@ import { SourceOrder } from '../order/index.js';
 import { createRedis } from '../redis.js';
 import { COOLDOWN_LIMITER } from './cooldown-limiter.js';
 import { KafkaBreaker } from './kafka-breaker.js';
+import { ReceiptWriter } from './receipt-writer.js';
 import { createPublishProcessor, type PublishHooks } from './publish-processor.js';
 import type { PublishJobData } from './publish-queue.js';
 import type { PublishResult } from '../publisher/index.js';
@@ -52,7 +53,8 @@ export class PublishWorker extends EventEmitter<PublishWorkerEvents> {
   readonly breaker: KafkaBreaker;
   /** Per-source order, unless `ORDERING=none`. */
   readonly order: SourceOrder | undefined;
-  private readonly orderConnection: Redis | undefined;
+  /** Order scripts and receipts (fail-fast, not blocking). */
+  private readonly scriptConnection: Redis;
   private readonly publisher: DualPublisher;
   private readonly ownsPublisher: boolean;
   private readonly connection: Redis;
@@ -77,11 +79,11 @@ export class PublishWorker extends EventEmitter<PublishWorkerEvents> {
       failureThreshold: config.kafka.failureThreshold,
       cooldownMs: config.kafka.cooldownMs,
     });
+    this.scriptConnection = createRedis(config.redis.url, { name: 'dualstream-worker-scripts' });
+    this.scriptConnection.on('error', () => undefined);
     if (config.order.mode === 'source') {
-      this.orderConnection = createRedis(config.redis.url, { name: 'dualstream-order' });
-      this.orderConnection.on('error', () => undefined);
       this.order = new SourceOrder({
-        redis: this.orderConnection,
+        redis: this.scriptConnection,
         connect: (name) => createRedis(config.redis.url, { name, blocking: true }),
         prefix: config.redis.prefix,
         queueName: config.queue.name,
@@ -108,6 +110,7 @@ export class PublishWorker extends EventEmitter<PublishWorkerEvents> {
       rateLimit: (ms) => this.worker.rateLimit(ms),
       maxPayloadBytes: config.events.maxPayloadBytes,
       retry: { attempts: config.queue.attempts, backoffDelayMs: config.queue.backoffDelayMs },
+      receipts: new ReceiptWriter(this.scriptConnection, config.redis.prefix, config.queue.name),
       ...(this.order ? { order: this.order } : {}),
       ...(metrics ? { metrics } : {}),
       ...(logger ? { logger } : {}),
@@ -185,7 +188,7 @@ export class PublishWorker extends EventEmitter<PublishWorkerEvents> {
       await this.started.catch(() => undefined);
       await this.worker.close();
       await this.order?.close();
-      this.orderConnection?.disconnect();
+      this.scriptConnection.disconnect();
       if (this.ownsPublisher) await this.publisher.close();
       if (this.ownsConnection)
         await this.connection.quit().catch(() => this.connection.disconnect());
