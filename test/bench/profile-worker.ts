@@ -10,7 +10,7 @@ import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../sr
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 const run = `prof-${randomUUID().slice(0, 8)}`;
-const config = loadConfig({
+const config = loadConfig(process.env, {
   KAFKA_TOPIC: `${run}-t`,
   DUALSTREAM_QUEUE: `${run}-q`,
   WORKER_CONCURRENCY: process.env.BENCH_CONCURRENCY ?? '512',
