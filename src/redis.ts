@@ -129,3 +129,15 @@ export function isTransientRedisError(err: unknown): boolean {
     (typeof code === 'string' && TRANSIENT_CODES.includes(code))
   );
 }
+
+/** Delete every key matching a `SCAN` pattern (on this node); returns how many were deleted. */
+export async function deleteMatching(redis: Redis, pattern: string): Promise<number> {
+  let removed = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) removed += await redis.del(...keys);
+  } while (cursor !== '0');
+  return removed;
+}

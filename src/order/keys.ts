@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { deleteMatching } from '../redis.js';
 
 /**
  * Redis keys of per-source ordering, next to the queue's own BullMQ keys (`<prefix>:<queue>:…`).
@@ -68,23 +69,6 @@ export function orderKeys(prefix: string, queueName: string): OrderKeys {
  * Delete a queue's order state (every `<prefix>:<queue>:order:*` key), e.g. after
  * `queue.obliterate()`. The source sequences start again at 1 afterwards.
  */
-export async function removeOrderState(
-  redis: Redis,
-  prefix: string,
-  queueName: string,
-): Promise<number> {
-  let removed = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(
-      cursor,
-      'MATCH',
-      `${prefix}:${queueName}:order:*`,
-      'COUNT',
-      500,
-    );
-    cursor = next;
-    if (keys.length > 0) removed += await redis.del(...keys);
-  } while (cursor !== '0');
-  return removed;
+export function removeOrderState(redis: Redis, prefix: string, queueName: string): Promise<number> {
+  return deleteMatching(redis, `${prefix}:${queueName}:order:*`);
 }

@@ -1,3 +1,5 @@
+import type { Redis } from 'ioredis';
+import { deleteMatching } from '../redis.js';
 /**
  * Redis keys of the real-time edge's retained history, all under one base,
  * `<prefix>:<channelPrefix>:edge` (see {@link edgeKeyBase}). They live in the Pub/Sub Redis, next
@@ -22,6 +24,18 @@ export interface EdgeKeys {
 /** The base of every edge key: `<prefix>:<channelPrefix>:edge`. */
 export function edgeKeyBase(redisPrefix: string, channelPrefix: string): string {
   return `${redisPrefix}:${channelPrefix}:edge`;
+}
+
+/**
+ * Delete the retained history of a channel prefix (every `<prefix>:<channelPrefix>:edge:*` key),
+ * e.g. when a test or benchmark namespace goes away; it would otherwise expire by itself.
+ */
+export function removeEdgeState(
+  redis: Redis,
+  redisPrefix: string,
+  channelPrefix: string,
+): Promise<number> {
+  return deleteMatching(redis, `${edgeKeyBase(redisPrefix, channelPrefix)}:*`);
 }
 
 /** Key names of the retained history under `base` (see {@link edgeKeyBase}). */

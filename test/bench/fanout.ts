@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisNotifier } from '../../src/publisher/redis-notifier.js';
 import { EdgeHistory } from '../../src/realtime/history.js';
-import { edgeKeyBase } from '../../src/realtime/keys.js';
+import { edgeKeyBase, removeEdgeState } from '../../src/realtime/keys.js';
 import type { DualEvent } from '../../src/events/index.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -337,12 +337,7 @@ async function main(): Promise<void> {
   } finally {
     await stopServer();
     killAll();
-    for await (const keys of redis.scanStream({
-      match: `bull:${channelPrefix}:edge:*`,
-      count: 500,
-    })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-    }
+    await removeEdgeState(redis, 'bull', channelPrefix);
     await notifier.close();
     await redis.quit();
   }

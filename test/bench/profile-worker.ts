@@ -6,6 +6,8 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../src/config/index.js';
 import { DualstreamMetrics } from '../../src/metrics.js';
+import { removeOrderState } from '../../src/order/index.js';
+import { removeEdgeState } from '../../src/realtime/keys.js';
 import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../src/queue/index.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -13,6 +15,7 @@ const run = `prof-${randomUUID().slice(0, 8)}`;
 const config = loadConfig(process.env, {
   KAFKA_TOPIC: `${run}-t`,
   DUALSTREAM_QUEUE: `${run}-q`,
+  DUALSTREAM_CHANNEL_PREFIX: run,
   WORKER_CONCURRENCY: process.env.BENCH_CONCURRENCY ?? '512',
   ORDERING: process.env.ORDERING ?? 'source',
   KAFKA_LINGER_MS: process.env.KAFKA_LINGER_MS ?? '0',
@@ -68,7 +71,6 @@ for (;;) {
 const proc = (performance.now() - t1) / 1000;
 const cpu = process.cpuUsage(cpu0);
 const redisUs = (await redisCpu()) - redis0;
-await info.quit();
 const sums = async (name: string) => {
   const m = await metrics.registry.getSingleMetric(name)?.get();
   const v = (suffix: string) =>
@@ -90,6 +92,9 @@ await new Queue(config.queue.name, { connection: { url: config.redis.url } }).ob
   force: true,
 });
 await queue.close();
+await removeOrderState(info, config.redis.prefix, config.queue.name);
+await removeEdgeState(info, config.redis.prefix, config.events.channelPrefix);
+await info.quit();
 await admin.deleteTopics({ topics: [config.kafka.topic] });
 await admin.disconnect();
 process.exit(0);

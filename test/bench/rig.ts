@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { removeOrderState } from '../../src/order/index.js';
+import { removeEdgeState } from '../../src/realtime/keys.js';
 import { metricsUrlOf, startCliChild, startUrlOf, type CliChild } from '../helpers/cli-child.js';
 
 export const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -113,7 +114,9 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
     const redis = new Redis(REDIS_URL);
-    await removeOrderState(redis, 'bull', run).finally(() => redis.quit());
+    await removeOrderState(redis, 'bull', run)
+      .then(() => removeEdgeState(redis, 'bull', run))
+      .finally(() => redis.quit());
     await admin.deleteTopics({ topics: [run] }).catch(() => undefined);
     await admin.disconnect();
   };

@@ -29,6 +29,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { toRecord, type DualEvent } from '../../src/events/index.js';
 import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../src/queue/index.js';
 import { removeOrderState } from '../../src/order/index.js';
+import { removeEdgeState } from '../../src/realtime/keys.js';
 import { createPlatformaticProducer } from '../../src/publisher/index.js';
 import { createRedis } from '../../src/redis.js';
 import { measureLatency, type LatencyResult } from './latency.js';
@@ -135,6 +136,7 @@ async function benchPipeline(
     REDIS_URL,
     KAFKA_TOPIC: topic,
     DUALSTREAM_QUEUE: name,
+    DUALSTREAM_CHANNEL_PREFIX: name,
     WORKER_CONCURRENCY: String(CONCURRENCY),
     ORDERING: ordering,
     LOG_LEVEL: 'silent',
@@ -242,6 +244,7 @@ async function cleanup(): Promise<void> {
       .catch((e: unknown) => console.warn(`obliterate ${name}: ${String(e)}`));
     await q.close();
     await removeOrderState(redis, 'bull', name);
+    await removeEdgeState(redis, 'bull', name);
   }
   await redis.quit();
   const admin = kafka.admin();

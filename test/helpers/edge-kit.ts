@@ -10,7 +10,7 @@ import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../sr
 import { createApp } from '../../src/server/app.js';
 import { startServer, type StartedServer } from '../../src/server/listen.js';
 import { createRealtimeEdge, type RealtimeEdge } from '../../src/realtime/index.js';
-import { edgeKeyBase } from '../../src/realtime/keys.js';
+import { removeEdgeState } from '../../src/realtime/keys.js';
 import { SseParser, type SseEvent } from '../../src/realtime/sse-parser.js';
 import { REDIS_URL, createTopic, teardownPipeline, testConfig, waitFor } from './pipeline-kit.js';
 import { basic } from './server-kit.js';
@@ -100,14 +100,9 @@ export async function startEdgeStack(env: EnvInput = {}): Promise<EdgeStack> {
 /** Delete every retained-history key of a test's channel prefix. */
 export async function removeEdgeKeys(config: DualstreamConfig): Promise<void> {
   const redis = new Redis(REDIS_URL);
-  try {
-    const base = edgeKeyBase(config.redis.prefix, config.events.channelPrefix);
-    for await (const keys of redis.scanStream({ match: `${base}:*`, count: 500 })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-    }
-  } finally {
-    await redis.quit();
-  }
+  await removeEdgeState(redis, config.redis.prefix, config.events.channelPrefix).finally(() =>
+    redis.quit(),
+  );
 }
 
 /** An open SSE stream read with fetch. */

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import { loadConfig, type DualstreamConfig, type EnvInput } from '../../src/config/index.js';
 import { removeOrderState } from '../../src/order/index.js';
+import { removeEdgeState } from '../../src/realtime/keys.js';
 
 export const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -146,14 +147,18 @@ export async function obliterate(name: string, prefix = 'bull'): Promise<void> {
 
 /**
  * afterAll of a pipeline test: close what it opened, in the order given (a missing one is
- * skipped), then remove its queue and its topic.
+ * skipped), then remove its queue, its retained edge history and its topic.
  */
 export async function teardownPipeline(
   config: DualstreamConfig,
   ...opened: Array<{ close(): Promise<unknown> } | undefined>
 ): Promise<void> {
   for (const o of opened) await o?.close();
-  await obliterate(config.queue.name);
+  await obliterate(config.queue.name, config.redis.prefix);
+  const redis = new Redis(REDIS_URL);
+  await removeEdgeState(redis, config.redis.prefix, config.events.channelPrefix).finally(() =>
+    redis.quit(),
+  );
   await deleteTopics(config.kafka.topic);
 }
 
