@@ -12,6 +12,7 @@ import { expect } from 'vitest';
 import { deriveEventId } from '../../src/ingest/index.js';
 import { ownershipQueueName } from '../../src/ownership/index.js';
 import { readTopic } from './pipeline-kit.js';
+import { trackEdgePrefix } from './edge-cleanup.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -27,7 +28,7 @@ export function ownershipEnv(service: string, env: EnvInput = {}): Record<string
     DUALSTREAM_SERVICE: service,
     DUALSTREAM_QUEUE: `${service}-publish`,
     KAFKA_TOPIC: `${service}-topic`,
-    DUALSTREAM_CHANNEL_PREFIX: `${service}-events`,
+    DUALSTREAM_CHANNEL_PREFIX: trackEdgePrefix(`${service}-events`),
     LOCK_TTL_MS: '1000',
     SWEEP_INTERVAL_MS: '1000',
     LOG_LEVEL: 'silent',

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import { loadConfig, type DualstreamConfig, type EnvInput } from '../../src/config/index.js';
 import { removeOrderState } from '../../src/order/index.js';
-import { removeEdgeState } from '../../src/realtime/keys.js';
+import { trackEdgePrefix } from './edge-cleanup.js';
 
 export const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -24,7 +24,7 @@ export function testConfig(env: EnvInput = {}): DualstreamConfig {
     REDIS_URL,
     DUALSTREAM_QUEUE: `${id}-q`,
     KAFKA_TOPIC: `${id}-topic`,
-    DUALSTREAM_CHANNEL_PREFIX: `${id}-events`,
+    DUALSTREAM_CHANNEL_PREFIX: trackEdgePrefix(`${id}-events`),
     LOG_LEVEL: 'silent',
     ...env,
   });
@@ -147,7 +147,7 @@ export async function obliterate(name: string, prefix = 'bull'): Promise<void> {
 
 /**
  * afterAll of a pipeline test: close what it opened, in the order given (a missing one is
- * skipped), then remove its queue, its retained edge history and its topic.
+ * skipped), then remove its queue and its topic (the edge history goes after the file, see test/setup).
  */
 export async function teardownPipeline(
   config: DualstreamConfig,
@@ -155,10 +155,6 @@ export async function teardownPipeline(
 ): Promise<void> {
   for (const o of opened) await o?.close();
   await obliterate(config.queue.name, config.redis.prefix);
-  const redis = new Redis(REDIS_URL);
-  await removeEdgeState(redis, config.redis.prefix, config.events.channelPrefix).finally(() =>
-    redis.quit(),
-  );
   await deleteTopics(config.kafka.topic);
 }
 

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { BROKERS, REDIS_URL, removeStartRun, uniq, waitFor } from '../helpers/pipeline-kit.js';
 import { basic } from '../helpers/server-kit.js';
+import { trackEdgePrefix } from '../helpers/edge-cleanup.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
 
@@ -20,7 +21,7 @@ describe('dualstream start --demo', () => {
     DUALSTREAM_QUEUE: `${id}-q`,
     KAFKA_TOPIC: `${id}-topic`,
     DUALSTREAM_SERVICE: `${id}-svc`,
-    DUALSTREAM_CHANNEL_PREFIX: `${id}-events`,
+    DUALSTREAM_CHANNEL_PREFIX: trackEdgePrefix(`${id}-events`),
     PORT: '0',
     LOG_LEVEL: 'silent',
   };

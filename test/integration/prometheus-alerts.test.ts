@@ -35,6 +35,7 @@ import {
   type AlertState,
   type RunningPrometheus,
 } from '../helpers/prometheus-kit.js';
+import { trackEdgePrefix } from '../helpers/edge-cleanup.js';
 
 const KAFKA_ALERT = 'DualstreamKafkaCooldown';
 const NOTIFY_ALERT = 'DualstreamNotifyFailureRatio';
@@ -90,7 +91,7 @@ describe('alert rules on real faults: Kafka down, Pub/Sub Redis down', () => {
         PUBSUB_REDIS_URL: pubsub!.url,
         DUALSTREAM_QUEUE: queueName,
         KAFKA_TOPIC: `${id}-topic`,
-        DUALSTREAM_CHANNEL_PREFIX: `${id}-events`,
+        DUALSTREAM_CHANNEL_PREFIX: trackEdgePrefix(`${id}-events`),
         BOARD_TOKEN: token,
         KAFKA_FAILURE_THRESHOLD: '1',
         KAFKA_COOLDOWN_MS: '1000',

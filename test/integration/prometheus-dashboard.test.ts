@@ -44,6 +44,7 @@ import {
   type Sample,
 } from '../helpers/prometheus-kit.js';
 import { REQUIRED_ALERTS } from '../helpers/alert-names.js';
+import { trackEdgePrefix } from '../helpers/edge-cleanup.js';
 
 interface Panel {
   title: string;
@@ -72,7 +73,7 @@ describe('Prometheus: rules, config and every dashboard panel against the runnin
     DUALSTREAM_SERVICE: service,
     DUALSTREAM_QUEUE: `${id}-q`,
     KAFKA_TOPIC: `${id}-topic`,
-    DUALSTREAM_CHANNEL_PREFIX: `${id}-events`,
+    DUALSTREAM_CHANNEL_PREFIX: trackEdgePrefix(`${id}-events`),
     BOARD_TOKEN: token,
     LOCK_TTL_MS: '1000',
     SWEEP_INTERVAL_MS: '1000',
