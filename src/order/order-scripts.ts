@@ -54,53 +54,45 @@ export class OrderScripts {
     const k = keys;
     // Every job of a turn of the event loop shares one call: the scripts run per job in order,
     // exactly as separate calls on this connection would, for one round trip and one reply.
-    this.admissions = new TickBatcher({
-      maxItems: BATCH_AT_MOST,
-      run: async (jobIds) =>
-        perJob(
-          await scripts.run(
-            this.redis,
-            'admit',
-            [
-              k.events,
-              k.cursor,
-              k.index,
-              k.wait,
-              k.active,
-              k.adm,
-              k.seq,
-              k.waiting,
-              k.failed,
-              k.held,
-              k.parked,
-            ],
-            [
-              k.jobPrefix,
-              k.sourceListPrefix,
-              owner.processId,
-              owner.policy,
-              READ_AT_MOST,
-              ...jobIds,
-            ],
+    const perJobCall = <R>(
+      name: 'admit' | 'resolve',
+      keyList: string[],
+      args: Array<string | number>,
+      parse: (reply: unknown) => R,
+    ) =>
+      new TickBatcher<string, R>({
+        maxItems: BATCH_AT_MOST,
+        run: async (jobIds) =>
+          perJob(
+            await scripts.run(this.redis, name, keyList, [...args, ...jobIds]),
+            jobIds.length,
+            parse,
           ),
-          jobIds.length,
-          parseAdmit,
-        ),
-    });
-    this.resolutions = new TickBatcher({
-      maxItems: BATCH_AT_MOST,
-      run: async (jobIds) =>
-        perJob(
-          await scripts.run(
-            this.redis,
-            'resolve',
-            [k.index, k.adm, k.seq, k.waiting, k.held, ...this.promoteKeys()],
-            [k.sourceListPrefix, k.wakeChannel, k.jobPrefix, PROMOTE_AT_MOST, ...jobIds],
-          ),
-          jobIds.length,
-          Number,
-        ),
-    });
+      });
+    this.admissions = perJobCall(
+      'admit',
+      [
+        k.events,
+        k.cursor,
+        k.index,
+        k.wait,
+        k.active,
+        k.adm,
+        k.seq,
+        k.waiting,
+        k.failed,
+        k.held,
+        k.parked,
+      ],
+      [k.jobPrefix, k.sourceListPrefix, owner.processId, owner.policy, READ_AT_MOST],
+      parseAdmit,
+    );
+    this.resolutions = perJobCall(
+      'resolve',
+      [k.index, k.adm, k.seq, k.waiting, k.held, ...this.promoteKeys()],
+      [k.sourceListPrefix, k.wakeChannel, k.jobPrefix, PROMOTE_AT_MOST],
+      Number,
+    );
   }
 
   /**
