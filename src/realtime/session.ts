@@ -176,7 +176,14 @@ export class Session {
   live(msg: HubMessage): void {
     if (this.closed) return;
     this.noteEpoch(msg);
-    if (!this.busy && this.queue.length === 0 && !this.needsFill(msg)) {
+    // While the subscription is lost (ioredis may already have re-subscribed by itself), a
+    // message waits for the resync's replay: its `prev` may name an entry published meanwhile.
+    if (
+      this.suspendedAt === undefined &&
+      !this.busy &&
+      this.queue.length === 0 &&
+      !this.needsFill(msg)
+    ) {
       this.deliver(msg);
       return;
     }
@@ -185,7 +192,8 @@ export class Session {
       return;
     }
     this.queue.push({ kind: 'live', msg });
-    this.pump();
+    // Suspended, it waits for resync() to put the replay first.
+    if (this.suspendedAt === undefined) this.pump();
   }
 
   /**
@@ -198,8 +206,10 @@ export class Session {
 
   /**
    * Read history again from the positions held when the subscription was lost; what was
-   * delivered since is dropped by seq. The replay reads from those positions even when live
-   * messages queued before it are delivered first and move the token past what was missed.
+   * delivered since is dropped by seq. The replay goes before the live messages that queued
+   * while the subscription was away (one may name a predecessor published meanwhile, which the
+   * replay brings), and reads from those positions even when a live message in the works is
+   * delivered first and moves the token past what was missed.
    */
   resync(): void {
     if (this.closed) return;
@@ -211,7 +221,7 @@ export class Session {
       this.positions.set(channel, p);
     }
     this.suspendedAt = undefined;
-    this.queue.push({ kind: 'replay', unknownToken: false, from });
+    this.queue.unshift({ kind: 'replay', unknownToken: false, from });
     this.pump();
   }
 
@@ -270,6 +280,8 @@ export class Session {
     void (async () => {
       try {
         while (this.queue.length > 0 && !this.closed) {
+          // Suspended: live messages wait for the replay that resync() puts before them.
+          if (this.suspendedAt !== undefined && this.queue[0]!.kind === 'live') break;
           const work = this.queue.shift()!;
           if (work.kind === 'live') await this.liveWithFill(work.msg);
           else if (work.kind === 'open') await this.open();

@@ -111,4 +111,54 @@ describe('real-time edge: resync after the hub lost its subscription', () => {
     ]);
     session.close();
   });
+
+  it('does not take a live message as proof of its predecessor while the subscription is being resynced', async () => {
+    // Found by the chaos suite: e#1 was published while the hub's subscription was away; e#2,
+    // published right after it came back, names e#1 as its predecessor (prev 1) and reached the
+    // session before the resync. Delivered at once, it made the replay drop e#1 as old.
+    const delivered: string[] = [];
+    const resets: ResetInfo[] = [];
+    const errors: unknown[] = [];
+    let opened = false;
+    const session = new Session(
+      [{ kind: 'type', name: 't:*', sourceType: 't' }],
+      {
+        message: (_token, m) => delivered.push(`${m.sourceId}#${m.seq}`),
+        reset: (_token, info) => resets.push(info),
+        opened: () => {
+          opened = true;
+        },
+        dropped: (reason) => errors.push(reason),
+        buffered: () => 0,
+      },
+      {
+        history,
+        reader,
+        pageSize: 100,
+        maxBufferedBytes: 1_000_000,
+        maxPending: 1000,
+        lateGraceMs: 300,
+        onDelivered: () => undefined,
+        onReset: () => undefined,
+        onDrop: (_s, reason) => errors.push(reason),
+        onError: (err) => errors.push(err),
+      },
+    );
+    await waitFor(() => opened, 5000, 'opened');
+
+    session.suspend();
+    await append('e', 1);
+    const e2 = await append('e', 2);
+    expect(e2.prev).toBe(1);
+    // ioredis re-subscribes by itself: e#2 arrives before the hub confirmed and resynced.
+    session.live(e2);
+    session.resync();
+
+    await waitFor(() => delivered.includes('e#2'), 5000, 'e#2');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(errors).toEqual([]);
+    expect(delivered.filter((d) => d.startsWith('e#'))).toEqual(['e#1', 'e#2']);
+    expect(resets).toEqual([]);
+    session.close();
+  });
 });
