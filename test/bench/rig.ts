@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { removeOrderState } from '../../src/order/index.js';
 import { removeEdgeState } from '../../src/realtime/keys.js';
+import { deleteMatching } from '../../src/redis.js';
 import { metricsUrlOf, startCliChild, startUrlOf, type CliChild } from '../helpers/cli-child.js';
 
 export const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -100,6 +101,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     KAFKA_TOPIC: run,
     DUALSTREAM_QUEUE: run,
     DUALSTREAM_CHANNEL_PREFIX: run,
+    // `start` runs an ingester too: its ownership queue and keys get the run's name.
+    DUALSTREAM_SERVICE: run,
     ORDERING: options.ordering,
     KAFKA_CLIENT: options.client ?? 'kafkajs',
     // The worker's metrics URL is on its info-level start-up line.
@@ -113,9 +116,13 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     await sub.quit().catch(() => undefined);
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
+    const ownership = new Queue(`${run}-ownership`, { connection: { url: REDIS_URL } });
+    await ownership.obliterate({ force: true }).catch(() => undefined);
+    await ownership.close();
     const redis = new Redis(REDIS_URL);
     await removeOrderState(redis, 'bull', run)
       .then(() => removeEdgeState(redis, 'bull', run))
+      .then(() => deleteMatching(redis, `${run}-*`))
       .finally(() => redis.quit());
     await admin.deleteTopics({ topics: [run] }).catch(() => undefined);
     await admin.disconnect();
