@@ -192,8 +192,7 @@ export class Session {
       return;
     }
     this.queue.push({ kind: 'live', msg });
-    // Suspended, it waits for resync() to put the replay first.
-    if (this.suspendedAt === undefined) this.pump();
+    this.pump();
   }
 
   /**
