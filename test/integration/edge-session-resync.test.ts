@@ -54,11 +54,12 @@ describe('real-time edge: resync after the hub lost its subscription', () => {
     return hubMessage(page.notifications.at(-1)!);
   };
 
-  it('replays from where the subscription was lost, not from a live message delivered after the resync', async () => {
+  /** A subscriber of the whole type `t:*`, opened, recording what it gets. */
+  const openSession = async () => {
     const delivered: string[] = [];
     const resets: ResetInfo[] = [];
-    let opened = false;
     const errors: unknown[] = [];
+    let opened = false;
     const ctx: SessionContext = {
       history,
       reader,
@@ -71,7 +72,6 @@ describe('real-time edge: resync after the hub lost its subscription', () => {
       onDrop: (_s, reason) => errors.push(reason),
       onError: (err) => errors.push(err),
     };
-    const a1 = await append('a', 1);
     const session = new Session(
       [{ kind: 'type', name: 't:*', sourceType: 't' }],
       {
@@ -86,6 +86,12 @@ describe('real-time edge: resync after the hub lost its subscription', () => {
       ctx,
     );
     await waitFor(() => opened, 5000, 'opened');
+    return { session, delivered, resets, errors };
+  };
+
+  it('replays from where the subscription was lost, not from a live message delivered after the resync', async () => {
+    const a1 = await append('a', 1);
+    const { session, delivered, resets, errors } = await openSession();
     // a#1 was retained before the subscription opened; it arrives live, as a late message can.
     session.live(a1);
     expect(delivered).toEqual(['a#1']);
@@ -94,10 +100,10 @@ describe('real-time edge: resync after the hub lost its subscription', () => {
     session.suspend();
     await append('b', 1);
     await append('c', 1);
-    // Back: a#3 arrives live with a#2 missing, so the session waits for a late write (busy)...
+    // Back: a#3 (a#2 missing) and d#1 arrive live before the resync the hub starts once it is
+    // subscribed again; they wait behind the replay.
     const a3 = await append('a', 3);
     session.live(a3);
-    // ...and d#1 queues behind it, before the resync the hub starts once it is subscribed again.
     const d1 = await append('d', 1);
     session.live(d1);
     session.resync();
@@ -116,35 +122,7 @@ describe('real-time edge: resync after the hub lost its subscription', () => {
     // Found by the chaos suite: e#1 was published while the hub's subscription was away; e#2,
     // published right after it came back, names e#1 as its predecessor (prev 1) and reached the
     // session before the resync. Delivered at once, it made the replay drop e#1 as old.
-    const delivered: string[] = [];
-    const resets: ResetInfo[] = [];
-    const errors: unknown[] = [];
-    let opened = false;
-    const session = new Session(
-      [{ kind: 'type', name: 't:*', sourceType: 't' }],
-      {
-        message: (_token, m) => delivered.push(`${m.sourceId}#${m.seq}`),
-        reset: (_token, info) => resets.push(info),
-        opened: () => {
-          opened = true;
-        },
-        dropped: (reason) => errors.push(reason),
-        buffered: () => 0,
-      },
-      {
-        history,
-        reader,
-        pageSize: 100,
-        maxBufferedBytes: 1_000_000,
-        maxPending: 1000,
-        lateGraceMs: 300,
-        onDelivered: () => undefined,
-        onReset: () => undefined,
-        onDrop: (_s, reason) => errors.push(reason),
-        onError: (err) => errors.push(err),
-      },
-    );
-    await waitFor(() => opened, 5000, 'opened');
+    const { session, delivered, resets, errors } = await openSession();
 
     session.suspend();
     await append('e', 1);
