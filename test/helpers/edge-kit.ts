@@ -10,7 +10,6 @@ import { createPublishQueue, createPublishWorker, enqueueEvents } from '../../sr
 import { createApp } from '../../src/server/app.js';
 import { startServer, type StartedServer } from '../../src/server/listen.js';
 import { createRealtimeEdge, type RealtimeEdge } from '../../src/realtime/index.js';
-import { removeEdgeState } from '../../src/realtime/keys.js';
 import { SseParser, type SseEvent } from '../../src/realtime/sse-parser.js';
 import { REDIS_URL, createTopic, teardownPipeline, testConfig, waitFor } from './pipeline-kit.js';
 import { basic } from './server-kit.js';
@@ -91,18 +90,9 @@ export async function startEdgeStack(env: EnvInput = {}): Promise<EdgeStack> {
       await server.close();
       await edge.close();
       await teardownPipeline(config, worker, queue);
-      await removeEdgeKeys(config);
       await redis.quit();
     },
   };
-}
-
-/** Delete every retained-history key of a test's channel prefix. */
-export async function removeEdgeKeys(config: DualstreamConfig): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  await removeEdgeState(redis, config.redis.prefix, config.events.channelPrefix).finally(() =>
-    redis.quit(),
-  );
 }
 
 /** An open SSE stream read with fetch. */

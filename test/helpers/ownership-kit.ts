@@ -2,6 +2,7 @@
 // service name, and a fleet of real child processes (test/helpers/ownership-child.ts) that run
 // the ingester and report their notifications over IPC.
 import { removeOrderState } from '../../src/order/index.js';
+import { deleteMatching } from '../../src/redis.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -49,14 +50,9 @@ export async function cleanupService(service: string, config: DualstreamConfig):
     await q.close();
   }
   const redis = new Redis(REDIS_URL);
-  await removeOrderState(redis, config.redis.prefix, config.queue.name);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${service}-*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await removeOrderState(redis, config.redis.prefix, config.queue.name);
+    await deleteMatching(redis, `${service}-*`);
   } finally {
     redis.disconnect();
   }
