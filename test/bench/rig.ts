@@ -116,13 +116,15 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     await sub.quit().catch(() => undefined);
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
-    const ownership = new Queue(`${run}-ownership`, { connection: { url: REDIS_URL } });
-    await ownership.obliterate({ force: true }).catch(() => undefined);
-    await ownership.close();
+    if (serving) {
+      const ownership = new Queue(`${run}-ownership`, { connection: { url: REDIS_URL } });
+      await ownership.obliterate({ force: true }).catch(() => undefined);
+      await ownership.close();
+    }
     const redis = new Redis(REDIS_URL);
     await removeOrderState(redis, 'bull', run)
       .then(() => removeEdgeState(redis, 'bull', run))
-      .then(() => deleteMatching(redis, `${run}-*`))
+      .then(() => (serving ? deleteMatching(redis, `${run}-*`) : 0))
       .finally(() => redis.quit());
     await admin.deleteTopics({ topics: [run] }).catch(() => undefined);
     await admin.disconnect();
